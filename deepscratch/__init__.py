@@ -1,0 +1,42 @@
+"""deepscratch: the deep-learning library built in *Deep Learning From Scratch*.
+
+A TensorFlow-1-style computational graph engine in plain numpy::
+
+    import deepscratch as ds
+    ds.Graph().as_default()
+    x = ds.placeholder(name="x")
+    ...
+    ds.Session().run(output, feed_dict={x: ...})
+"""
+
+from . import datasets, train
+from .drawing import draw
+from .gradients import RegisterGradient, compute_gradients, unbroadcast
+from .graph import Graph, Operation, Variable, constant, get_default_graph, placeholder
+from .operations import add, log, matmul, multiply, negative, reduce_sum, sigmoid, softmax
+from .session import MissingFeedError, Session
+
+__all__ = [
+    "Graph",
+    "MissingFeedError",
+    "Operation",
+    "RegisterGradient",
+    "Session",
+    "Variable",
+    "add",
+    "compute_gradients",
+    "constant",
+    "datasets",
+    "draw",
+    "get_default_graph",
+    "log",
+    "matmul",
+    "multiply",
+    "negative",
+    "placeholder",
+    "reduce_sum",
+    "sigmoid",
+    "softmax",
+    "train",
+    "unbroadcast",
+]

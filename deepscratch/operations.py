@@ -1,0 +1,186 @@
+"""The operations of the text, each followed by its gradient.
+
+An operation's ``compute`` turns input values into an output value; the gradient
+function registered right after it turns ``grad`` -- the gradient of the loss with
+respect to the output -- into the gradient with respect to each input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .gradients import RegisterGradient, unbroadcast
+from .graph import Operation
+
+
+class add(Operation):
+    """Element-wise ``x + y``; numpy broadcasting lets a bias vector be added to every row.
+
+    >>> from deepscratch import Session, constant
+    >>> Session().run(add(constant([[1, 2], [3, 4]]), constant([10, 20])))
+    array([[11., 22.],
+           [13., 24.]])
+    """
+
+    def __init__(self, x: Any, y: Any, name: str | None = None) -> None:
+        super().__init__([x, y], name)
+
+    def compute(self, x_value: np.ndarray, y_value: np.ndarray) -> np.ndarray:
+        return x_value + y_value
+
+
+@RegisterGradient("add")
+def _add_gradient(op: add, grad: np.ndarray, output: np.ndarray, x: np.ndarray, y: np.ndarray):
+    return unbroadcast(grad, np.shape(x)), unbroadcast(grad, np.shape(y))
+
+
+class matmul(Operation):
+    """Matrix product ``a @ b`` of vectors and matrices (1-D or 2-D operands).
+
+    >>> from deepscratch import Session, constant
+    >>> Session().run(matmul(constant([[1, 0], [0, -1]]), constant([1, 2])))
+    array([ 1., -2.])
+    """
+
+    def __init__(self, a: Any, b: Any, name: str | None = None) -> None:
+        super().__init__([a, b], name)
+
+    def compute(self, a_value: np.ndarray, b_value: np.ndarray) -> np.ndarray:
+        if not (1 <= np.ndim(a_value) <= 2 and 1 <= np.ndim(b_value) <= 2):
+            raise ValueError("matmul takes vectors and matrices only")
+        return a_value @ b_value
+
+
+@RegisterGradient("matmul")
+def _matmul_gradient(
+    op: matmul, grad: np.ndarray, output: np.ndarray, a: np.ndarray, b: np.ndarray
+):
+    # A vector operand acts as a one-row (a) or one-column (b) matrix, as in numpy.
+    a_matrix = a.reshape(1, -1) if a.ndim == 1 else a
+    b_matrix = b.reshape(-1, 1) if b.ndim == 1 else b
+    grad_matrix = np.reshape(grad, (a_matrix.shape[0], b_matrix.shape[1]))
+    return (grad_matrix @ b_matrix.T).reshape(a.shape), (a_matrix.T @ grad_matrix).reshape(b.shape)
+
+
+class sigmoid(Operation):
+    """Element-wise logistic function ``1 / (1 + exp(-a))``.
+
+    Written as ``exp(-log(1 + exp(-a)))`` with ``numpy.logaddexp``, which never
+    overflows, however large ``|a|`` is.
+
+    >>> from deepscratch import Session, constant
+    >>> Session().run(sigmoid(constant([-1000.0, 0.0, 5.0])))
+    array([0.        , 0.5       , 0.99330715])
+    """
+
+    def __init__(self, a: Any, name: str | None = None) -> None:
+        super().__init__([a], name)
+
+    def compute(self, a_value: np.ndarray) -> np.ndarray:
+        return np.exp(-np.logaddexp(0.0, -a_value))
+
+
+@RegisterGradient("sigmoid")
+def _sigmoid_gradient(op: sigmoid, grad: np.ndarray, output: np.ndarray, a: np.ndarray):
+    return grad * output * (1 - output)
+
+
+class softmax(Operation):
+    """Softmax along the last axis: each row becomes probabilities that sum to 1.
+
+    The row maximum is subtracted first; that leaves the result unchanged and keeps
+    ``exp`` from overflowing.
+
+    >>> from deepscratch import Session, constant
+    >>> Session().run(softmax(constant([[1000.0, 1000.0], [0.0, 0.0]])))
+    array([[0.5, 0.5],
+           [0.5, 0.5]])
+    """
+
+    def __init__(self, a: Any, name: str | None = None) -> None:
+        super().__init__([a], name)
+
+    def compute(self, a_value: np.ndarray) -> np.ndarray:
+        exps = np.exp(a_value - np.max(a_value, axis=-1, keepdims=True))
+        return exps / np.sum(exps, axis=-1, keepdims=True)
+
+
+@RegisterGradient("softmax")
+def _softmax_gradient(op: softmax, grad: np.ndarray, output: np.ndarray, a: np.ndarray):
+    return (grad - np.sum(grad * output, axis=-1, keepdims=True)) * output
+
+
+class log(Operation):
+    """Element-wise natural logarithm."""
+
+    def __init__(self, x: Any, name: str | None = None) -> None:
+        super().__init__([x], name)
+
+    def compute(self, x_value: np.ndarray) -> np.ndarray:
+        return np.log(x_value)
+
+
+@RegisterGradient("log")
+def _log_gradient(op: log, grad: np.ndarray, output: np.ndarray, x: np.ndarray):
+    return grad / x
+
+
+class multiply(Operation):
+    """Element-wise product ``x * y`` (with broadcasting)."""
+
+    def __init__(self, x: Any, y: Any, name: str | None = None) -> None:
+        super().__init__([x, y], name)
+
+    def compute(self, x_value: np.ndarray, y_value: np.ndarray) -> np.ndarray:
+        return x_value * y_value
+
+
+@RegisterGradient("multiply")
+def _multiply_gradient(
+    op: multiply, grad: np.ndarray, output: np.ndarray, x: np.ndarray, y: np.ndarray
+):
+    return unbroadcast(grad * y, np.shape(x)), unbroadcast(grad * x, np.shape(y))
+
+
+class reduce_sum(Operation):
+    """Sum of all entries (``axis=None``) or along ``axis`` (an int or a tuple of ints).
+
+    >>> from deepscratch import Session, constant
+    >>> Session().run(reduce_sum(constant([[1, 2], [3, 4]]), axis=1))
+    array([3., 7.])
+    """
+
+    def __init__(
+        self, A: Any, axis: int | tuple[int, ...] | None = None, name: str | None = None
+    ) -> None:
+        super().__init__([A], name)
+        self.axis = axis
+
+    def compute(self, A_value: np.ndarray) -> np.ndarray:
+        return np.sum(A_value, axis=self.axis)
+
+
+@RegisterGradient("reduce_sum")
+def _reduce_sum_gradient(op: reduce_sum, grad: np.ndarray, output: np.ndarray, A: np.ndarray):
+    # Every entry of A that was summed into an output entry gets that entry's gradient:
+    # put the summed axes back (size 1), then stretch them to A's shape.
+    if op.axis is not None:
+        grad = np.expand_dims(grad, op.axis)
+    return np.broadcast_to(grad, np.shape(A))
+
+
+class negative(Operation):
+    """Element-wise ``-x``."""
+
+    def __init__(self, x: Any, name: str | None = None) -> None:
+        super().__init__([x], name)
+
+    def compute(self, x_value: np.ndarray) -> np.ndarray:
+        return -x_value
+
+
+@RegisterGradient("negative")
+def _negative_gradient(op: negative, grad: np.ndarray, output: np.ndarray, x: np.ndarray):
+    return -grad

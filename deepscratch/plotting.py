@@ -1,0 +1,64 @@
+"""Figures of the book: the data, a learned decision boundary, a loss curve."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+
+from .datasets import CLASS_COLORS
+from .graph import Node, placeholder
+from .session import Session
+
+
+def plot_classes(X: np.ndarray, c: np.ndarray, ax: Axes | None = None) -> Axes:
+    """Scatter the points ``X`` coloured by their one-hot classes ``c``."""
+    ax = ax or plt.gca()
+    labels = np.argmax(c, axis=1)
+    for label, color in enumerate(CLASS_COLORS):
+        points = X[labels == label]
+        ax.scatter(points[:, 0], points[:, 1], color=color, s=18, label=f"class {label}")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.set_aspect("equal", adjustable="datalim")
+    return ax
+
+
+def plot_decision_boundary(
+    session: Session,
+    probabilities: Node,
+    X_placeholder: placeholder,
+    X: np.ndarray,
+    c: np.ndarray | None = None,
+    ax: Axes | None = None,
+    resolution: int = 200,
+) -> Axes:
+    """Shade the plane by the class the network predicts, with the points on top.
+
+    The whole grid of ``resolution**2`` points goes through the graph in a single
+    ``session.run``: one batch, not one run per point.
+    """
+    ax = ax or plt.gca()
+    margin = 0.5
+    x1 = np.linspace(X[:, 0].min() - margin, X[:, 0].max() + margin, resolution)
+    x2 = np.linspace(X[:, 1].min() - margin, X[:, 1].max() + margin, resolution)
+    grid_x1, grid_x2 = np.meshgrid(x1, x2)
+    grid = np.column_stack([grid_x1.ravel(), grid_x2.ravel()])
+    p = session.run(probabilities, feed_dict={X_placeholder: grid})
+    first_class = p[:, 0].reshape(grid_x1.shape)
+    ax.contourf(grid_x1, grid_x2, first_class, levels=[0, 0.5, 1], colors=["#f4c6c6", "#c6d8f4"])
+    ax.contour(grid_x1, grid_x2, first_class, levels=[0.5], colors="black", linewidths=1)
+    if c is not None:
+        plot_classes(X, c, ax)
+    return ax
+
+
+def plot_loss(losses: Sequence[float], ax: Axes | None = None) -> Axes:
+    """The loss after each training step."""
+    ax = ax or plt.gca()
+    ax.plot(np.arange(1, len(losses) + 1), losses)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("loss $J$")
+    return ax

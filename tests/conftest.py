@@ -1,0 +1,25 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+# Figures are drawn off-screen in tests, as in the book's build.
+matplotlib.use("Agg")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def built_book() -> subprocess.CompletedProcess:
+    """Build the site into _build/ exactly as `make book` does (unchanged chapters come from
+    the execution cache). Tests that use it run in one xdist group, so it builds once."""
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    return subprocess.run(
+        [str(jupyter_book), "build", str(ROOT), "-W", "-n", "--keep-going"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )

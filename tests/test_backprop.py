@@ -1,0 +1,139 @@
+"""Backpropagation on the graphs where the original breadth-first order goes wrong."""
+
+import numpy as np
+import pytest
+
+import deepscratch as ds
+
+from gradcheck import check_gradients
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    with ds.Graph().as_default() as graph:
+        yield graph
+
+
+def gradients(loss, feed=None):
+    return ds.Session().run(ds.compute_gradients(loss), feed)
+
+
+def test_paths_of_different_lengths():
+    # x reaches the loss directly and through a chain of three operations. Breadth-first
+    # from the loss visits x after its short path only and misses the long one.
+    x = ds.Variable(0.5)
+    long_path = ds.sigmoid(ds.negative(ds.sigmoid(x)))
+    loss = ds.add(long_path, x)
+    s = 1 / (1 + np.exp(-0.5))
+    outer = 1 / (1 + np.exp(s))
+    expected = 1 + outer * (1 - outer) * -1 * s * (1 - s)
+    assert gradients(loss)[x] == pytest.approx(expected)
+
+
+def test_skip_connection_matches_finite_differences():
+    def residual_block(x, W):
+        hidden = ds.sigmoid(ds.matmul(x, W))
+        return ds.add(ds.sigmoid(ds.matmul(hidden, W)), x)
+
+    W0 = np.random.default_rng(1).standard_normal((3, 3))
+    check_gradients(residual_block, np.eye(3) * 0.3 + 0.1, W0)
+
+
+def test_diamond():
+    check_gradients(lambda x: ds.multiply(ds.sigmoid(x), ds.log(ds.add(x, 3.0))), [0.3, -1.2, 2.0])
+
+
+def test_same_input_twice():
+    x = ds.Variable([1.0, -2.0, 3.0])
+    np.testing.assert_allclose(gradients(ds.reduce_sum(ds.multiply(x, x)))[x], [2, -4, 6])
+    np.testing.assert_allclose(gradients(ds.reduce_sum(ds.add(x, x)))[x], [2, 2, 2])
+
+
+def test_consumers_that_do_not_lead_to_the_loss_are_ignored():
+    x = ds.Variable([1.0, 2.0])
+    loss = ds.reduce_sum(ds.multiply(x, 3.0))
+    ds.sigmoid(x)  # a second consumer of x that the loss never reads
+    ds.softmax(ds.log(x))
+    grads = gradients(loss)
+    np.testing.assert_allclose(grads[x], [3, 3])
+
+
+def test_bias_broadcasting_in_add():
+    X = ds.placeholder()
+    b = ds.Variable([0.0, 0.0, 0.0])
+    loss = ds.reduce_sum(ds.multiply(ds.add(X, b), ds.constant([1.0, 2.0, 3.0])))
+    grads = gradients(loss, {X: np.ones((5, 3))})
+    np.testing.assert_allclose(grads[b], [5, 10, 15])
+
+
+def test_no_gradient_is_computed_for_nodes_without_variables():
+    X = ds.placeholder()
+    w = ds.Variable([1.0, 1.0])
+    hidden = ds.sigmoid(X)
+    weighted = ds.multiply(hidden, w)
+    loss = ds.reduce_sum(weighted)
+    assert set(gradients(loss, {X: [0.0, 1.0]})) == {loss, weighted, w}
+
+
+class square(ds.Operation):
+    def __init__(self, x, name=None):
+        super().__init__([x], name)
+
+    def compute(self, x_value):
+        return x_value**2
+
+
+class cube(ds.Operation):
+    def __init__(self, x, name=None):
+        super().__init__([x], name)
+
+    def compute(self, x_value):
+        return x_value**3
+
+
+@ds.RegisterGradient("square")
+def _square_gradient(op, grad, output, x):
+    return 2 * x * grad
+
+
+def test_user_defined_operation_with_a_gradient_trains():
+    w = ds.Variable([3.0, -2.0])
+    step = ds.train.GradientDescentOptimizer(0.1).minimize(ds.reduce_sum(square(w)))
+    session = ds.Session()
+    for _ in range(100):
+        session.run(step)
+    np.testing.assert_allclose(w.value, [0, 0], atol=1e-8)
+
+
+def test_user_defined_operation_without_a_gradient_names_its_type():
+    w = ds.Variable([3.0])
+    step = ds.train.GradientDescentOptimizer(0.1).minimize(ds.reduce_sum(cube(w)))
+    with pytest.raises(LookupError, match="'cube'"):
+        ds.Session().run(step)
+    assert w.value.tolist() == [3.0]
+
+
+def test_register_gradient_by_class_or_unknown_name():
+    @ds.RegisterGradient(cube)
+    def _cube_gradient(op, grad, output, x):
+        return 3 * x**2 * grad
+
+    w = ds.Variable([2.0])
+    assert gradients(ds.reduce_sum(cube(w)))[w].tolist() == [12.0]
+    ds.gradients.gradient_registry.pop(cube)
+    with pytest.raises(ValueError, match="no Operation subclass"):
+        ds.RegisterGradient("no_such_op")
+
+
+def test_a_gradient_of_the_wrong_shape_is_reported():
+    class flatten_wrong(ds.Operation):
+        def __init__(self, x):
+            super().__init__([x])
+
+        def compute(self, x_value):
+            return x_value
+
+    ds.RegisterGradient(flatten_wrong)(lambda op, grad, output, x: grad.ravel())
+    w = ds.Variable(np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"shape \(4,\).*shape \(2, 2\)"):
+        gradients(ds.reduce_sum(flatten_wrong(w)))

@@ -1,0 +1,120 @@
+"""Graphs, default graphs and sessions: what runs, how often, and in which graph."""
+
+import numpy as np
+import pytest
+
+import deepscratch as ds
+
+
+class counting(ds.Operation):
+    """Passes its input through and counts how often it is computed."""
+
+    def __init__(self, x, name=None):
+        super().__init__([x], name)
+        self.calls = 0
+
+    def compute(self, x_value):
+        self.calls += 1
+        return x_value
+
+
+def test_as_default_without_with_sets_the_default():
+    graph = ds.Graph()
+    previous = ds.get_default_graph()
+    graph.as_default()
+    try:
+        assert ds.get_default_graph() is graph
+        assert ds.placeholder().graph is graph
+    finally:
+        previous.as_default()
+
+
+def test_with_restores_the_previous_default():
+    outer = ds.get_default_graph()
+    with ds.Graph().as_default() as inner:
+        assert ds.get_default_graph() is inner
+        with ds.Graph().as_default() as innermost:
+            assert ds.Variable(1).graph is innermost
+        assert ds.get_default_graph() is inner
+    assert ds.get_default_graph() is outer
+
+
+def test_graph_lists_its_nodes_by_kind():
+    with ds.Graph().as_default() as graph:
+        x, w = ds.placeholder(), ds.Variable(2)
+        z = ds.multiply(x, w)
+    assert graph.placeholders == [x] and graph.variables == [w] and graph.operations == [z]
+    assert x.consumers == [z] and z.input_nodes == [x, w]
+
+
+def test_names_and_repr():
+    with ds.Graph("demo").as_default():
+        x = ds.placeholder(name="x")
+        z = ds.add(x, x)
+        z2 = ds.add(x, x)
+    assert repr(x) == "<placeholder 'x' in <Graph demo>>"
+    assert (z.name, z2.name) == ("add_1", "add_2")
+    assert repr(z2) == "<add 'add_2' in <Graph demo>>"
+
+
+def test_each_needed_node_is_computed_once_and_no_other():
+    with ds.Graph().as_default():
+        x = ds.placeholder()
+        shared = counting(x)
+        unused = counting(x)
+        z = ds.add(ds.sigmoid(shared), ds.negative(shared))
+        ds.Session().run([z, z, shared], {x: [0.0]})
+    assert (shared.calls, unused.calls) == (1, 0)
+
+
+def test_feeds_lists_and_scalars_become_float_arrays():
+    with ds.Graph().as_default():
+        x = ds.placeholder()
+        seen = ds.Session().run(x, {x: [[1, 2]]})
+    assert seen.dtype == np.float64 and seen.shape == (1, 2)
+
+
+def test_scalar_results_are_floats_and_lists_give_lists():
+    with ds.Graph().as_default():
+        x = ds.Variable([1, 2])
+        total = ds.reduce_sum(x)
+        result = ds.Session().run([total, x])
+    assert result[0] == 3.0 and type(result[0]) is float
+    assert result[1].tolist() == [1.0, 2.0]
+
+
+def test_a_fetched_variable_is_a_copy():
+    with ds.Graph().as_default():
+        w = ds.Variable([1.0])
+        fetched = ds.Session().run(w)
+        fetched[0] = 5.0
+    assert w.value.tolist() == [1.0]
+
+
+def test_a_deep_chain_does_not_hit_the_recursion_limit():
+    with ds.Graph().as_default():
+        node = ds.Variable(0.0)
+        for _ in range(5000):
+            node = ds.add(node, 1.0)
+        session = ds.Session()
+        assert session.run(node) == 5000.0
+        assert session.run(ds.compute_gradients(node))[node.graph.variables[0]] == 1.0
+
+
+def test_running_another_graphs_node_fails_clearly():
+    with ds.Graph("first").as_default():
+        x = ds.Variable(1.0)
+    with ds.Graph("second").as_default():
+        session = ds.Session()
+        with pytest.raises(ValueError, match=r"<Graph first>.*Session"):
+            session.run(x)
+
+
+def test_an_operation_cannot_mix_graphs():
+    with ds.Graph("first").as_default():
+        x = ds.Variable(1.0)
+    with ds.Graph("second").as_default() as second:
+        y = ds.Variable(2.0)
+        with pytest.raises(ValueError, match="belongs to <Graph first>"):
+            ds.add(x, y)
+        assert second.operations == [] and y.consumers == []
