@@ -1,0 +1,277 @@
+"""Drawing computational graphs as SVG, in plain Python: no Graphviz to install.
+
+The layout is layered, left to right, as Graphviz's ``dot`` draws: a node's column is
+the length of the longest path to it, so every edge points rightwards. An edge that
+spans several columns passes through a waypoint in each column it crosses; waypoints
+are ordered and spaced like nodes, so long edges go around nodes rather than through them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from itertools import pairwise
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+from .graph import Graph, Node, Operation, Variable, constant, placeholder
+from .session import topological_order
+
+FONT, SMALL = 14, 11  # font sizes of a label's first line and of an operation's type
+CHAR = 0.6  # estimated width of a character per unit of font size: no font metrics here
+HEIGHT, COLUMN_GAP, ROW_GAP, EDGE_GAP, MARGIN = 40, 64, 22, 14, 24
+PORT = 10  # vertical distance between the points where an operation's inputs arrive
+TEXT, EDGE = "#111827", "#4b5563"
+# (fill, stroke) of each kind of node; TEXT has a contrast ratio of 12 or more on every fill.
+STYLES = {
+    placeholder: ("#dbeafe", "#1d4ed8"),
+    Variable: ("#dcfce7", "#15803d"),
+    constant: ("#e5e7eb", "#4b5563"),
+    Operation: ("#fef3c7", "#b45309"),
+}
+
+
+class GraphDrawing:
+    """An SVG drawing of a graph. Jupyter shows it, and myst-nb puts it into the book's pages."""
+
+    def __init__(self, svg: str, node_count: int, width: float, height: float) -> None:
+        self.svg, self.node_count, self.width, self.height = svg, node_count, width, height
+
+    def _repr_svg_(self) -> str:
+        return self.svg
+
+    def save(self, path: str | Path) -> None:
+        """Write the SVG to ``path``."""
+        Path(path).write_text(self.svg, encoding="utf-8")
+
+    def __repr__(self) -> str:
+        return f"<GraphDrawing of {self.node_count} nodes, {self.width:g}x{self.height:g} px>"
+
+
+def draw(
+    target: Graph | Node | Iterable[Node],
+    *,
+    annotations: Mapping[Node, object] | None = None,
+    title: str | None = None,
+) -> GraphDrawing:
+    """Draw a whole ``Graph``, or a node or a list of nodes together with all their ancestors.
+
+    ``annotations`` maps nodes to a short text shown in a badge at their corner, such as
+    the order in which backpropagation visits them; nodes that are not drawn are ignored.
+    ``title`` is what screen readers announce (by default, a summary of the nodes).
+
+    >>> from deepscratch import Graph, placeholder
+    >>> with Graph().as_default():
+    ...     x, y = placeholder(name="x"), placeholder(name="y")
+    ...     z = x + y
+    >>> drawing = draw(z, annotations={z: "1"})
+    >>> "<svg" in drawing.svg and ">add</text>" in drawing.svg
+    True
+    """
+    if isinstance(target, Graph):
+        fetches = target.nodes
+    else:
+        fetches = [target] if isinstance(target, Node) else list(target)
+    if not all(isinstance(node, Node) for node in fetches):
+        raise TypeError(f"draw() takes a Graph, a node or a list of nodes, got {target!r}")
+    order = topological_order(fetches)  # every input before its consumers
+    labels = {node: _label(node) for node in order}
+    layout = _Layout(order, labels)
+
+    body = [_edge(layout, *edge, dy) for edge, dy in zip(layout.edges, layout.ports, strict=True)]
+    for node in order:
+        body += _node(node, labels[node], layout, (annotations or {}).get(node))
+    content = "\n".join(body)
+    names = [labels[node][0] for node in order]
+    summary = ": " + ", ".join(names[:12]) + (", ..." if len(names) > 12 else "") if names else ""
+    title = title or f"Computational graph with {len(order)} nodes{summary}"
+    # Every SVG of a page shares one namespace of ids: derive the marker's from the content.
+    arrow = "arrow-" + hashlib.sha1(content.encode()).hexdigest()[:10]
+    w, h = _n(layout.width), _n(layout.height)
+    svg = "\n".join(
+        [
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}"'
+            f' viewBox="0 0 {w} {h}" role="img" aria-label={quoteattr(title)}'
+            ' style="max-width: 100%; height: auto"'
+            ' font-family="DejaVu Sans, Verdana, Arial, sans-serif">',
+            f"<title>{escape(title)}</title>",
+            f'<defs><marker id="{arrow}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7"'
+            f' markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{EDGE}"/>'
+            "</marker></defs>",
+            # A light background keeps the dark text and edges legible on a dark-mode page.
+            '<rect class="background" width="100%" height="100%" fill="#ffffff" rx="6"/>',
+            content.replace("url(#arrow)", f"url(#{arrow})"),
+            "</svg>",
+        ]
+    )
+    return GraphDrawing(svg, len(order), float(w), float(h))
+
+
+class _Layout:
+    """Columns, order within columns, and coordinates of the nodes and waypoints."""
+
+    def __init__(self, order: list[Node], labels: dict[Node, tuple[str, str | None]]) -> None:
+        drawn = set(order)
+        self.column: dict = {}  # of nodes and of waypoints, which are (edge number, column)
+        for node in order:
+            inputs = [self.column[i] for i in node.input_nodes if i in drawn]
+            self.column[node] = 1 + max(inputs, default=-1)
+        for node in order:  # an input sits just before its first consumer, not far left
+            consumers = [self.column[c] for c in node.consumers if c in drawn]
+            if not any(i in drawn for i in node.input_nodes) and consumers:
+                self.column[node] = min(consumers) - 1
+        self.edges = []  # (input, consumer, chain of the input, waypoints and consumer)
+        self.before: dict = {node: [] for node in order}  # neighbours in the column before
+        self.after: dict = {node: [] for node in order}  # ... and in the column after
+        pairs = [(i, n) for n in order for i in n.input_nodes if i in drawn]
+        for e, (source, consumer) in enumerate(pairs):
+            waypoints = [(e, c) for c in range(self.column[source] + 1, self.column[consumer])]
+            self.column.update({waypoint: waypoint[1] for waypoint in waypoints})
+            chain = [source, *waypoints, consumer]
+            for a, b in pairwise(chain):
+                self.before.setdefault(b, []).append(a)
+                self.after.setdefault(a, []).append(b)
+            self.edges.append((source, consumer, chain))
+        self.layers: list[list] = [[] for _ in range(max(self.column.values(), default=-1) + 1)]
+        for item, c in self.column.items():
+            self.layers[c].append(item)
+
+        self.size = {item: (0.0, 0.0) for item in self.column}  # waypoints take only a gap
+        for node, (name, kind) in labels.items():
+            text = max(len(name) * FONT, len(kind or "") * SMALL) * CHAR
+            stretch = 1.25 if isinstance(node, Operation) else 1.0  # an ellipse's text is inset
+            self.size[node] = (max(48.0, text * stretch + 24), float(HEIGHT))
+        # Sweeping columns rightwards (looking at the inputs) then leftwards (the consumers).
+        self.sweeps = [(layer, self.before) for layer in self.layers[1:]]
+        self.sweeps += [(layer, self.after) for layer in self.layers[-2::-1]]
+        self._order_columns()
+        self._place()
+
+    def _order_columns(self) -> None:
+        # Sorting each column by the mean position of its neighbours (the barycenter
+        # heuristic) removes most crossings; a few sweeps each way suffice for the book.
+        position = {item: i for layer in self.layers for i, item in enumerate(layer)}
+        for _ in range(4):
+            for layer, neighbours in self.sweeps:
+                mean = {
+                    it: _mean([position[n] for n in neighbours[it]], position[it]) for it in layer
+                }
+                layer.sort(key=mean.__getitem__)  # a stable sort: ties keep their order
+                position.update({item: i for i, item in enumerate(layer)})
+
+    def _place(self) -> None:
+        # Each column is pulled towards its neighbours, keeping its order and its gaps,
+        # so that edges run as straight as they can; the first sweep stacks the columns.
+        y = {item: 0.0 for item in self.column}
+        first = [(layer, self.before) for layer in self.layers]
+        for sweeps in [first] + [self.sweeps] * 4:
+            for layer, neighbours in sweeps:
+                wanted = [_mean([y[n] for n in neighbours[item]], y[item]) for item in layer]
+                placed = wanted[:1]
+                for (above, item), want in zip(pairwise(layer), wanted[1:], strict=True):
+                    gap = (self.size[above][1] + self.size[item][1]) / 2
+                    gap += ROW_GAP if self.size[item][1] and self.size[above][1] else EDGE_GAP
+                    placed.append(max(want, placed[-1] + gap))
+                shift = _mean([w - p for w, p in zip(wanted, placed, strict=True)], 0.0)
+                y.update({item: p + shift for item, p in zip(layer, placed, strict=True)})
+        top = min((y[item] - self.size[item][1] / 2 for item in y), default=0.0)
+        self.y = {item: value - top + MARGIN for item, value in y.items()}
+        bottom = max((self.y[item] + self.size[item][1] / 2 for item in y), default=0.0)
+        self.height = bottom + MARGIN
+        self.left, x = [], float(MARGIN)  # each column's left edge and width
+        for layer in self.layers:
+            width = max(self.size[item][0] for item in layer)
+            self.left.append((x, width))
+            x += width + COLUMN_GAP
+        self.width = x - COLUMN_GAP + MARGIN if self.layers else 2.0 * MARGIN
+        # Each input arrives at its own point, so multiply(x, x) shows two distinct edges;
+        # the points are in the order of the edges' heights, so that they do not cross.
+        self.ports = [0.0] * len(self.edges)
+        incoming: dict[Node, list[int]] = {}
+        for e, (_, consumer, _) in enumerate(self.edges):
+            incoming.setdefault(consumer, []).append(e)
+        for edges in incoming.values():
+            edges.sort(key=lambda e: self.y[self.edges[e][2][-2]])
+            spacing = min(PORT, (HEIGHT - 14) / max(len(edges) - 1, 1))
+            for i, e in enumerate(edges):
+                self.ports[e] = (i - (len(edges) - 1) / 2) * spacing
+        self.x = {item: self.left[c][0] + self.left[c][1] / 2 for item, c in self.column.items()}
+
+
+def _edge(layout: _Layout, source: Node, consumer: Operation, chain: list, dy: float) -> str:
+    """A smooth path from the right of ``source`` to the left of ``consumer``, ``dy`` below
+    the consumer's middle."""
+    w, h = layout.size[consumer]
+    inset = w / 2 * (1 - (1 - (2 * dy / h) ** 2) ** 0.5)  # where the ellipse is at height dy
+    points = [(layout.x[source] + layout.size[source][0] / 2, layout.y[source])]
+    for waypoint in chain[1:-1]:  # cross the waypoint's column straight, at its height
+        left, width = layout.left[waypoint[1]]
+        points += [(left, layout.y[waypoint]), (left + width, layout.y[waypoint])]
+    points.append((layout.x[consumer] - w / 2 + inset, layout.y[consumer] + dy))
+    d = f"M{_n(points[0][0])},{_n(points[0][1])}"
+    for i, ((x0, y0), (x1, y1)) in enumerate(pairwise(points)):
+        middle = _n((x0 + x1) / 2)  # horizontal tangents at both ends make a smooth S
+        end = f"{_n(x1)},{_n(y1)}"
+        d += f" L{end}" if i % 2 else f" C{middle},{_n(y0)} {middle},{_n(y1)} {end}"
+    return (
+        f'<path class="edge" d="{d}" fill="none" stroke="{EDGE}" stroke-width="1.5"'
+        ' marker-end="url(#arrow)"/>'
+    )
+
+
+def _node(node: Node, label: tuple[str, str | None], layout: _Layout, note: object) -> list[str]:
+    """The shape, label and badge of ``node``, in a group titled with its full name."""
+    (name, kind), (w, h), x, y = label, layout.size[node], layout.x[node], layout.y[node]
+    fill, stroke = next(style for cls, style in STYLES.items() if isinstance(node, cls))
+    if isinstance(node, Operation):
+        css = "operation"
+        shape = f'<ellipse cx="{_n(x)}" cy="{_n(y)}" rx="{_n(w / 2)}" ry="{_n(h / 2)}"'
+    else:
+        css = type(node).__name__
+        shape = f'<rect x="{_n(x - w / 2)}" y="{_n(y - h / 2)}" width="{_n(w)}" height="{_n(h)}"'
+        shape += ' rx="8"'
+    lines = [
+        f'<g class="node {css}"><title>{escape(node.name)}</title>',
+        f'{shape} fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>',
+    ]
+    if kind is None:
+        lines.append(_text(x, y + FONT * 0.35, FONT, name))
+    else:
+        lines += [_text(x, y - 2, FONT, name), _text(x, y + 13, SMALL, kind, "#374151")]
+    if note is not None:
+        badge = max(18.0, len(str(note)) * SMALL * CHAR + 8)
+        bx, by = x + w / 2 - badge / 2, y - h / 2  # a pill on the top right corner
+        lines.append(
+            f'<rect class="badge" x="{_n(bx - badge / 2)}" y="{_n(by - 9)}" width="{_n(badge)}"'
+            ' height="18" rx="9" fill="#1e3a8a"/>'
+        )
+        lines.append(_text(bx, by + 4, SMALL, str(note), "#ffffff", ' font-weight="bold"'))
+    return [*lines, "</g>"]
+
+
+def _label(node: Node) -> tuple[str, str | None]:
+    """A node's name, and an operation's type to show under it (None when not needed)."""
+    kind = type(node).__name__
+    automatic = re.fullmatch(re.escape(kind) + r"_\d+", node.name) is not None
+    if isinstance(node, Operation):
+        return (kind, None) if automatic else (node.name, kind)
+    if isinstance(node, constant) and automatic:  # the 2 of ``2 * x`` reads best as "2"
+        return (f"{node.value.item():g}" if node.value.size == 1 else "constant"), None
+    return node.name, None
+
+
+def _text(x: float, y: float, size: int, text: str, fill: str = TEXT, extra: str = "") -> str:
+    return (
+        f'<text x="{_n(x)}" y="{_n(y)}" font-size="{size}" text-anchor="middle"'
+        f' fill="{fill}"{extra}>{escape(text)}</text>'
+    )
+
+
+def _mean(values: list[float], default: float) -> float:
+    return sum(values) / len(values) if values else default
+
+
+def _n(value: float) -> str:
+    """A coordinate with one decimal at most: short, and the same in every process."""
+    return f"{round(value, 1) + 0.0:g}"
