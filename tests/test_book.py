@@ -1,13 +1,13 @@
 """The book builds: every chapter executes, with zero warnings, into a page of the site."""
 
 import re
+from pathlib import Path
 
 import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from conftest import ROOT
-
+ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.xdist_group("site")
 
 

@@ -3,8 +3,9 @@
 import contextlib
 import io
 import re
+from pathlib import Path
 
-from conftest import ROOT
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_readme_example_prints_what_it_claims():

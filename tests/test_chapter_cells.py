@@ -1,0 +1,61 @@
+"""The chapter collector (conftest.py) fails where it should: a raising cell, a wrong output."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTER = ROOT / "book" / "01_computational_graphs.md"
+
+
+def fence_line(text: str, cell_content: str) -> int:
+    """The line of the ```{code-cell} fence of the cell containing ``cell_content``."""
+    lines = text.splitlines()
+    content_line = next(i for i, line in enumerate(lines) if cell_content in line)
+    return max(i for i in range(content_line) if lines[i].startswith("```{code-cell}")) + 1
+
+
+@pytest.fixture
+def run_chapter(pytester, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(ROOT / "tests"))
+
+    def run(text: str):
+        pytester.makefile(".md", ch=text)
+        pytester.makefile(".yml", _toc="format: jb-book\nroot: ch\n")
+        return pytester.runpytest_subprocess(
+            "-p", "chapter_cells", "-p", "no:cacheprovider", "-rs", "ch.md"
+        )
+
+    return run
+
+
+def test_a_cell_that_raises_is_reported_at_its_line_and_later_cells_are_not_run(run_chapter):
+    text = CHAPTER.read_text().replace(
+        "session = ds.Session()\n",
+        "session = ds.Session()\nraise RuntimeError('broken on purpose')\n",
+    )
+    result = run_chapter(text)
+    line = fence_line(text, "broken on purpose")
+    output = result.stdout.str()
+    assert f"ch.md:{line}: the cell raised an error" in output
+    assert "RuntimeError" in output and "broken on purpose" in output
+    outcomes = result.parseoutcomes()
+    assert outcomes["failed"] == 1 and outcomes["skipped"] >= 1
+    assert re.search(rf"SKIPPED .*not run: the cell at line {line} failed", output)
+
+
+def test_a_changed_declared_output_fails_with_a_diff(run_chapter):
+    text = CHAPTER.read_text().replace("# [ 2. -1.]", "# [ 2. -2.]")
+    result = run_chapter(text)
+    line = fence_line(text, "# [ 2. -2.]")
+    output = result.stdout.str()
+    assert f"ch.md:{line}: the cell's output differs from what it declares" in output
+    assert "-[ 2. -2.]" in output and "+[ 2. -1.]" in output
+    assert result.parseoutcomes()["failed"] == 1
+
+
+def test_the_unchanged_chapter_passes(run_chapter):
+    result = run_chapter(CHAPTER.read_text())
+    assert result.parseoutcomes().get("failed", 0) == 0
+    assert result.parseoutcomes()["passed"] == CHAPTER.read_text().count("```{code-cell}")
