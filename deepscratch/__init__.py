@@ -9,7 +9,7 @@ A TensorFlow-1-style computational graph engine in plain numpy::
     ds.Session().run(output, feed_dict={x: ...})
 """
 
-from . import datasets, train
+from . import datasets, plotting, train
 from .drawing import draw
 from .gradients import RegisterGradient, compute_gradients, unbroadcast
 from .graph import Graph, Operation, Variable, constant, get_default_graph, placeholder
@@ -34,6 +34,7 @@ __all__ = [
     "multiply",
     "negative",
     "placeholder",
+    "plotting",
     "reduce_sum",
     "sigmoid",
     "softmax",

@@ -110,7 +110,7 @@ def _gradient_function(operation: Operation) -> GradientFunction:
 
 
 class gradient_table(Operation):
-    """The operation :func:`compute_gradients` returns; its value is a dict node -> gradient."""
+    """The operation :func:`~deepscratch.compute_gradients` returns; its value is a dict node -> gradient."""
 
     def __init__(self, loss: Node, name: str | None = None) -> None:
         super().__init__([loss], name)

@@ -52,13 +52,20 @@ def plot_decision_boundary(
     ax.contour(grid_x1, grid_x2, first_class, levels=[0.5], colors="black", linewidths=1)
     if c is not None:
         plot_classes(X, c, ax)
+    ax.set_xlim(x1[0], x1[-1])
+    ax.set_ylim(x2[0], x2[-1])
+    ax.set_aspect("equal", adjustable="box")
     return ax
 
 
 def plot_loss(losses: Sequence[float], ax: Axes | None = None) -> Axes:
-    """The loss after each training step."""
+    """The loss against the number of training steps taken.
+
+    ``losses[i]`` is the loss after ``i`` steps -- what ``session.run([loss, train_op])``
+    returns at step ``i``, since the loss is computed before the step updates the variables.
+    """
     ax = ax or plt.gca()
-    ax.plot(np.arange(1, len(losses) + 1), losses)
-    ax.set_xlabel("training step")
+    ax.plot(np.arange(len(losses)), losses)
+    ax.set_xlabel("training steps taken")
     ax.set_ylabel("loss $J$")
     return ax
