@@ -72,7 +72,7 @@ class Chapter(pytest.File):
         self.run = ChapterRun(self.path, notebook)
         for line, cell in zip(lines, code_cells, strict=True):
             yield Cell.from_parent(
-                self, name=f"cell@L{line}", line=line, cell=cell, chapter_run=self.run
+                self, name=f"L{line}", line=line, cell=cell, chapter_run=self.run
             )
 
     def teardown(self) -> None:
@@ -150,7 +150,7 @@ class Cell(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self):
-        return self.path, self.line - 1, f"{self.path.name}::cell@L{self.line}"
+        return self.path, self.line - 1, f"{self.path.name}::L{self.line}"
 
 
 class CellError(Exception):
