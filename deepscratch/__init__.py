@@ -12,9 +12,17 @@ A TensorFlow-1-style computational graph engine in plain numpy::
 from . import datasets, plotting, train
 from .drawing import draw
 from .gradients import RegisterGradient, compute_gradients, unbroadcast
-from .graph import Graph, Operation, Variable, constant, get_default_graph, placeholder
+from .graph import (
+    Graph,
+    MissingFeedError,
+    Operation,
+    Variable,
+    constant,
+    get_default_graph,
+    placeholder,
+)
 from .operations import add, log, matmul, multiply, negative, reduce_sum, sigmoid, softmax
-from .session import MissingFeedError, Session
+from .session import Session
 
 __all__ = [
     "Graph",

@@ -55,6 +55,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     An input that numpy stretched to a larger shape reached the output many times
     over, so its gradient is the sum of the gradients of all those copies.
     """
+    if np.shape(grad) == shape:
+        return grad
     while np.ndim(grad) > len(shape):
         grad = grad.sum(axis=0)
     for axis, size in enumerate(shape):
@@ -63,38 +65,56 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad
 
 
-def backpropagate(loss: Node, values: dict[Node, Any]) -> dict[Node, np.ndarray]:
-    """The gradient of ``loss`` with respect to every node between a Variable and it.
+def gradient_path(loss: Node) -> list[tuple[Operation, GradientFunction, tuple[bool, ...]]]:
+    """The operations backpropagation visits, from ``loss`` back towards the Variables.
 
-    ``values`` are the forward values of one run. Nodes are visited in reverse
-    topological order, so a node is reached only after every consumer that leads to
-    the loss has passed its share of the gradient back to it; the shares add up.
+    Only nodes between a Variable and the loss need a gradient: the data placeholders
+    lead to the loss too, but nothing ever updates them. The operations come in reverse
+    topological order, each with its gradient function and, per input, whether that
+    input needs a gradient. The path depends on the graph alone, never on values, so a
+    training step works it out once and follows it on every run.
     """
     order = topological_order([loss])
-    depends_on_variable: set[Node] = set()
+    needs_gradient: set[Node] = set()
     for node in order:
-        if isinstance(node, Variable) or any(i in depends_on_variable for i in node.input_nodes):
-            depends_on_variable.add(node)
+        if isinstance(node, Variable) or any(i in needs_gradient for i in node.input_nodes):
+            needs_gradient.add(node)
+    return [
+        (node, _gradient_function(node), tuple(i in needs_gradient for i in node.input_nodes))
+        for node in reversed(order)
+        if node in needs_gradient and isinstance(node, Operation)
+    ]
 
+
+def backpropagate(
+    loss: Node, values: dict[Node, Any], path: list | None = None
+) -> dict[Node, np.ndarray]:
+    """The gradient of ``loss`` with respect to every node between a Variable and it.
+
+    ``values`` are the forward values of one run; ``path`` is ``gradient_path(loss)``.
+    In reverse topological order, an operation is reached only after every consumer
+    that leads to the loss has passed its share of the gradient back to it; the shares
+    add up.
+    """
     grads: dict[Node, np.ndarray] = {loss: np.ones_like(values[loss])}
-    for node in reversed(order):
-        if node not in grads or not isinstance(node, Operation):
-            continue
-        input_values = [values[input_node] for input_node in node.input_nodes]
-        input_grads = _gradient_function(node)(node, grads[node], values[node], *input_values)
-        if len(node.input_nodes) == 1:
+    for op, gradient, needed in gradient_path(loss) if path is None else path:
+        input_values = [values[node] for node in op.input_nodes]
+        input_grads = gradient(op, grads[op], values[op], *input_values)
+        if len(input_values) == 1:
             input_grads = (input_grads,)
-        for input_node, value, grad in zip(
-            node.input_nodes, input_values, input_grads, strict=True
+        for node, value, grad, need in zip(
+            op.input_nodes, input_values, input_grads, needed, strict=True
         ):
-            if input_node not in depends_on_variable:
+            if not need:
                 continue
+            if callable(grad):  # a costly gradient, computed only where it is needed
+                grad = grad()
             if np.shape(grad) != np.shape(value):
                 raise ValueError(
-                    f"the gradient function of {node!r} returned shape {np.shape(grad)} "
-                    f"for input {input_node.name!r} of shape {np.shape(value)}"
+                    f"the gradient function of {op!r} returned shape {np.shape(grad)} "
+                    f"for input {node.name!r} of shape {np.shape(value)}"
                 )
-            grads[input_node] = grads[input_node] + grad if input_node in grads else grad
+            grads[node] = grads[node] + grad if node in grads else grad
     return grads
 
 
@@ -110,14 +130,15 @@ def _gradient_function(operation: Operation) -> GradientFunction:
 
 
 class gradient_table(Operation):
-    """The operation :func:`~deepscratch.compute_gradients` returns; its value is a dict node -> gradient."""
+    """What :func:`~deepscratch.compute_gradients` returns; its value maps node -> gradient."""
 
     def __init__(self, loss: Node, name: str | None = None) -> None:
         super().__init__([loss], name)
         self.loss = loss
+        self.path = gradient_path(loss)
 
     def evaluate(self, values: dict[Node, Any]) -> dict[Node, np.ndarray]:
-        return backpropagate(self.loss, values)
+        return backpropagate(self.loss, values, self.path)
 
 
 def compute_gradients(loss: Node) -> gradient_table:

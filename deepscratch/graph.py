@@ -141,11 +141,12 @@ class Node:
 
 
 def as_float_array(value: Any, what: str) -> np.ndarray:
-    """``value`` as a new float64 array, or a TypeError that says which ``what`` was wrong."""
-    array = np.array(value)
+    """``value`` as a float64 array (itself, if it is one already), or a TypeError that
+    says which ``what`` was wrong."""
+    array = np.asarray(value)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{what} must be numeric, got {value!r}")
-    return array.astype(np.float64)
+    return array.astype(np.float64, copy=False)
 
 
 def as_node(value: Any) -> Node:
@@ -188,6 +189,24 @@ class placeholder(Node):
     def __init__(self, name: str | None = None) -> None:
         super().__init__(name=name)
 
+    def evaluate(self, values: dict[Node, Any]) -> Any:
+        """Reached only when the run's ``feed_dict`` has no value for this placeholder."""
+        raise MissingFeedError(self)
+
+
+class MissingFeedError(KeyError):
+    """A placeholder that a run needs has no value in ``feed_dict``."""
+
+    def __init__(self, missing: placeholder) -> None:
+        readers = ", ".join(consumer.name for consumer in missing.consumers)
+        super().__init__(
+            f"{missing!r} needs a value in feed_dict"
+            + (f" (it is read by {readers})" if readers else "")
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
 
 class Variable(Node):
     """A parameter of the graph: it holds its value (a float array) between runs.
@@ -196,13 +215,20 @@ class Variable(Node):
     """
 
     def __init__(self, initial_value: Any, name: str | None = None) -> None:
-        self.value = as_float_array(initial_value, f"the initial value of Variable {name!r}")
+        value = as_float_array(initial_value, f"the initial value of Variable {name!r}")
+        self.value = value.copy()
         super().__init__(name=name)
+
+    def evaluate(self, values: dict[Node, Any]) -> np.ndarray:
+        return self.value
 
 
 class constant(Node):
     """A fixed value, such as the ``2`` in ``2 * x``. It is never trained."""
 
     def __init__(self, value: Any, name: str | None = None) -> None:
-        self.value = as_float_array(value, f"the value of constant {name!r}")
+        self.value = as_float_array(value, f"the value of constant {name!r}").copy()
         super().__init__(name=name)
+
+    def evaluate(self, values: dict[Node, Any]) -> np.ndarray:
+        return self.value

@@ -61,7 +61,12 @@ def _matmul_gradient(
     a_matrix = a.reshape(1, -1) if a.ndim == 1 else a
     b_matrix = b.reshape(-1, 1) if b.ndim == 1 else b
     grad_matrix = np.reshape(grad, (a_matrix.shape[0], b_matrix.shape[1]))
-    return (grad_matrix @ b_matrix.T).reshape(a.shape), (a_matrix.T @ grad_matrix).reshape(b.shape)
+    # Each gradient costs as much as the product itself. Returned as functions, they are
+    # computed only for inputs that need one: for W in X @ W, but not for the data X.
+    return (
+        lambda: (grad_matrix @ b_matrix.T).reshape(a.shape),
+        lambda: (a_matrix.T @ grad_matrix).reshape(b.shape),
+    )
 
 
 class sigmoid(Operation):

@@ -37,6 +37,9 @@ class Session:
 
     def __init__(self, graph: Graph | None = None) -> None:
         self.graph = graph if graph is not None else get_default_graph()
+        # A node's inputs never change, so neither does the order a list of fetches needs:
+        # each list is ordered once, however often it runs.
+        self._orders: dict[tuple[Node, ...], list[Node]] = {}
 
     def run(
         self, fetches: Node | list[Node], feed_dict: Mapping[placeholder, Any] | None = None
@@ -49,16 +52,16 @@ class Session:
         fetch_list = list(fetches) if isinstance(fetches, (list, tuple)) else [fetches]
         self._check_fetches(fetch_list)
         values: dict[Node, Any] = self._checked_feed(feed_dict or {})
-        order = topological_order(fetch_list)
-        for node in order:
-            if node in values:
-                continue
-            if isinstance(node, Operation):
-                values[node] = self._compute(node, values)
-            elif isinstance(node, placeholder):
-                raise MissingFeedError(node, order, fetch_list)
-            else:
-                values[node] = node.value
+        key = tuple(fetch_list)
+        if key not in self._orders:
+            self._orders[key] = topological_order(fetch_list)
+        try:
+            for node in self._orders[key]:
+                if node not in values:
+                    values[node] = node.evaluate(values)
+        except ValueError as error:
+            shapes = " and ".join(str(np.shape(values[i])) for i in node.input_nodes)
+            raise ValueError(f"{node!r}, with inputs of shapes {shapes}: {error}") from error
         results = [_as_result(fetch, values[fetch]) for fetch in fetch_list]
         return results if isinstance(fetches, (list, tuple)) else results[0]
 
@@ -81,32 +84,6 @@ class Session:
                 raise ValueError(f"{node!r} is fed to a session of {self.graph!r}")
             feed[node] = as_float_array(value, f"the value fed to {node!r}")
         return feed
-
-    @staticmethod
-    def _compute(operation: Operation, values: dict[Node, Any]) -> Any:
-        try:
-            return operation.evaluate(values)
-        except ValueError as error:
-            shapes = " and ".join(str(np.shape(values[node])) for node in operation.input_nodes)
-            raise ValueError(
-                f"{operation!r} cannot be computed from inputs of shapes {shapes}: {error}"
-            ) from error
-
-
-class MissingFeedError(KeyError):
-    """A placeholder that the fetches need has no value in ``feed_dict``."""
-
-    def __init__(self, missing: placeholder, order: list[Node], fetch_list: list[Node]) -> None:
-        needed = set(order)
-        needed_by = [consumer.name for consumer in missing.consumers if consumer in needed]
-        fetched = [fetch.name for fetch in fetch_list]
-        super().__init__(
-            f"{missing!r} needs a value in feed_dict: {', '.join(needed_by) or 'the fetch'} "
-            f"reads it, and fetching {', '.join(fetched)} needs that"
-        )
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 def _as_result(fetch: Node, value: Any) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .gradients import backpropagate
+from .gradients import backpropagate, gradient_path
 from .graph import Node, Operation, Variable
 from .session import topological_order
 
@@ -62,24 +62,18 @@ class minimization(Operation):
         super().__init__([loss], name)
         self.loss = loss
         self.optimizer = optimizer
+        self.path = gradient_path(loss)
         self.variables = [node for node in topological_order([loss]) if isinstance(node, Variable)]
         self.steps_taken = 0
 
     def evaluate(self, values: dict[Node, Any]) -> None:
-        step = self.steps_taken + 1
         loss_value = values[self.loss]
-        if not np.all(np.isfinite(loss_value)):
+        if not np.isfinite(loss_value).all():
             raise FloatingPointError(
-                f"the loss {self.loss.name!r} is {loss_value} at training step {step}; "
-                "no variable was updated (a smaller learning rate may help)"
+                f"the loss {self.loss.name!r} is {loss_value} at training step "
+                f"{self.steps_taken + 1}; no variable was updated (try a smaller learning rate)"
             )
-        grads = backpropagate(self.loss, values)
-        for variable in self.variables:
-            if not np.all(np.isfinite(grads[variable])):
-                raise FloatingPointError(
-                    f"the gradient for {variable.name!r} is not finite at training step {step}; "
-                    "no variable was updated"
-                )
+        grads = backpropagate(self.loss, values, self.path)
         for variable in self.variables:
             self.optimizer.update(variable, grads[variable])
-        self.steps_taken = step
+        self.steps_taken += 1
