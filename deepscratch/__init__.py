@@ -21,7 +21,22 @@ from .graph import (
     get_default_graph,
     placeholder,
 )
-from .operations import add, log, matmul, multiply, negative, reduce_sum, sigmoid, softmax
+from .operations import (
+    add,
+    dropout,
+    dropout_mask,
+    log,
+    matmul,
+    multiply,
+    negative,
+    reduce_mean,
+    reduce_sum,
+    relu,
+    sigmoid,
+    softmax,
+    softmax_cross_entropy,
+    tanh,
+)
 from .session import Session
 
 __all__ = [
@@ -36,6 +51,8 @@ __all__ = [
     "constant",
     "datasets",
     "draw",
+    "dropout",
+    "dropout_mask",
     "get_default_graph",
     "log",
     "matmul",
@@ -43,9 +60,13 @@ __all__ = [
     "negative",
     "placeholder",
     "plotting",
+    "reduce_mean",
     "reduce_sum",
+    "relu",
     "sigmoid",
     "softmax",
+    "softmax_cross_entropy",
+    "tanh",
     "train",
     "unbroadcast",
 ]

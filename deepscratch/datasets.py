@@ -44,3 +44,71 @@ def xor_clusters(per_cluster: int = 25, seed: int = 0) -> tuple[np.ndarray, np.n
     ((100, 2), array([50., 50.]))
     """
     return _clusters([(0, 1), (1, 0)], [(0, 0), (1, 1)], per_cluster, 0.2, seed)
+
+
+def moons(n: int = 200, noise: float = 0.3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two interleaving half circles, blue (class 0) over red (class 1), with Gaussian
+    noise: a small problem whose best boundary is a smooth curve.
+
+    >>> X, c = moons(10)
+    >>> X.shape, c.sum(axis=0)
+    ((10, 2), array([5., 5.]))
+    """
+    rng = np.random.default_rng(seed)
+    n_blue = n // 2
+    angles = rng.uniform(0, np.pi, n)
+    blue = np.column_stack([np.cos(angles[:n_blue]), np.sin(angles[:n_blue])])
+    red = np.column_stack([1 - np.cos(angles[n_blue:]), 0.5 - np.sin(angles[n_blue:])])
+    X = np.concatenate([blue, red]) + rng.normal(0, noise, (n, 2))
+    c = np.zeros((n, 2))
+    c[:n_blue, 0] = 1
+    c[n_blue:, 1] = 1
+    return X, c
+
+
+def train_test_split(
+    X: np.ndarray, c: np.ndarray, test_fraction: float = 0.5, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Shuffle the points and split them into ``X_train, c_train, X_test, c_test``.
+
+    >>> X, c = np.arange(10.0).reshape(5, 2), np.eye(5)
+    >>> X_train, c_train, X_test, c_test = train_test_split(X, c, test_fraction=0.4)
+    >>> len(X_train), len(X_test), sorted(X_train[:, 0].tolist() + X_test[:, 0].tolist())
+    (3, 2, [0.0, 2.0, 4.0, 6.0, 8.0])
+    """
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction!r}")
+    order = np.random.default_rng(seed).permutation(len(X))
+    n_test = round(len(X) * test_fraction)
+    test, train = order[:n_test], order[n_test:]
+    return X[train], c[train], X[test], c[test]
+
+
+def batches(X: np.ndarray, c: np.ndarray, batch_size: int, rng: np.random.Generator):
+    """The points in a fresh random order, ``batch_size`` at a time (the last batch may
+    be smaller): one pass over the data, an *epoch*, of mini-batch training.
+
+    >>> X, c = np.zeros((10, 2)), np.zeros((10, 2))
+    >>> [len(X_batch) for X_batch, c_batch in batches(X, c, 4, np.random.default_rng(0))]
+    [4, 4, 2]
+    """
+    order = rng.permutation(len(X))
+    for start in range(0, len(X), batch_size):
+        chosen = order[start : start + batch_size]
+        yield X[chosen], c[chosen]
+
+
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 1797 handwritten digits that ship with scikit-learn (no download): 8x8
+    images flattened to rows of 64 values scaled to [0, 1], and one-hot classes 0-9.
+
+    >>> X, c = digits()
+    >>> X.shape, c.shape, X.min(), X.max()
+    ((1797, 64), (1797, 10), np.float64(0.0), np.float64(1.0))
+    """
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as error:
+        raise ImportError("deepscratch.datasets.digits() needs scikit-learn installed") from error
+    data = load_digits()
+    return data.data / 16.0, np.eye(10)[data.target]

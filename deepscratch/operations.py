@@ -189,3 +189,156 @@ class negative(Operation):
 @RegisterGradient("negative")
 def _negative_gradient(op: negative, grad: np.ndarray, output: np.ndarray, x: np.ndarray):
     return -grad
+
+
+class relu(Operation):
+    """Element-wise rectified linear unit, ``max(a, 0)``.
+
+    >>> from deepscratch import Session, constant
+    >>> Session().run(relu(constant([-2.0, 0.0, 3.0])))
+    array([0., 0., 3.])
+    """
+
+    def __init__(self, a: Any, name: str | None = None) -> None:
+        super().__init__([a], name)
+
+    def compute(self, a_value: np.ndarray) -> np.ndarray:
+        return np.maximum(a_value, 0.0)
+
+
+@RegisterGradient("relu")
+def _relu_gradient(op: relu, grad: np.ndarray, output: np.ndarray, a: np.ndarray):
+    return grad * (a > 0)
+
+
+class tanh(Operation):
+    """Element-wise hyperbolic tangent, a sigmoid stretched to (-1, 1).
+
+    >>> from deepscratch import Session, constant
+    >>> Session().run(tanh(constant([0.0, 1000.0])))
+    array([0., 1.])
+    """
+
+    def __init__(self, a: Any, name: str | None = None) -> None:
+        super().__init__([a], name)
+
+    def compute(self, a_value: np.ndarray) -> np.ndarray:
+        return np.tanh(a_value)
+
+
+@RegisterGradient("tanh")
+def _tanh_gradient(op: tanh, grad: np.ndarray, output: np.ndarray, a: np.ndarray):
+    return grad * (1 - output**2)
+
+
+class reduce_mean(Operation):
+    """Mean of all entries (``axis=None``) or along ``axis``.
+
+    >>> from deepscratch import Session, constant
+    >>> Session().run(reduce_mean(constant([[1, 2], [3, 4]]), axis=0))
+    array([2., 3.])
+    """
+
+    def __init__(
+        self, A: Any, axis: int | tuple[int, ...] | None = None, name: str | None = None
+    ) -> None:
+        super().__init__([A], name)
+        self.axis = axis
+
+    def compute(self, A_value: np.ndarray) -> np.ndarray:
+        return np.mean(A_value, axis=self.axis)
+
+
+@RegisterGradient("reduce_mean")
+def _reduce_mean_gradient(op: reduce_mean, grad: np.ndarray, output: np.ndarray, A: np.ndarray):
+    # A sum's gradient, shared by the number of entries each output entry averages.
+    summed = _reduce_sum_gradient(op, grad, output, A)
+    return summed * (np.size(output) / np.size(A))
+
+
+class softmax_cross_entropy(Operation):
+    """The cross-entropy ``-sum(c * log(softmax(logits)))`` in one numerically stable step.
+
+    ``log(softmax(a))`` is computed as ``a - logsumexp(a)`` along the last axis, so a
+    class that softmax would round to probability 0 costs a large but finite loss,
+    never ``log(0)``. Its gradient with respect to the logits is ``softmax(a) - c``
+    (for rows of ``c`` that sum to 1).
+
+    >>> from deepscratch import Session, constant
+    >>> round(Session().run(softmax_cross_entropy(constant([[0.0, 0.0]]), constant([[1, 0]]))), 4)
+    0.6931
+    """
+
+    def __init__(self, logits: Any, c: Any, name: str | None = None) -> None:
+        super().__init__([logits, c], name)
+
+    def compute(self, logits_value: np.ndarray, c_value: np.ndarray) -> np.ndarray:
+        return -np.sum(c_value * _log_softmax(logits_value))
+
+
+def _log_softmax(a: np.ndarray) -> np.ndarray:
+    shifted = a - np.max(a, axis=-1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
+@RegisterGradient("softmax_cross_entropy")
+def _softmax_cross_entropy_gradient(
+    op: softmax_cross_entropy,
+    grad: np.ndarray,
+    output: np.ndarray,
+    logits: np.ndarray,
+    c: np.ndarray,
+):
+    log_p = _log_softmax(logits)
+    return (
+        lambda: grad * (np.exp(log_p) * np.sum(c, axis=-1, keepdims=True) - c),
+        lambda: -grad * log_p,
+    )
+
+
+class dropout_mask(Operation):
+    """Random multipliers for :func:`dropout`: 0 with probability ``rate``, otherwise
+    ``1 / (1 - rate)``; all ones when ``training`` is 0 (inference).
+
+    Its random numbers come from its own seeded generator, so a run of the whole
+    program draws the same masks every time.
+    """
+
+    def __init__(
+        self, x: Any, training: Any, rate: float, seed: int = 0, name: str | None = None
+    ) -> None:
+        if not 0 <= rate < 1:
+            raise ValueError(f"dropout rate must be in [0, 1), got {rate!r}")
+        super().__init__([x, training], name)
+        self.rate = rate
+        self.rng = np.random.default_rng(seed)
+
+    def compute(self, x_value: np.ndarray, training_value: np.ndarray) -> np.ndarray:
+        if not training_value:
+            return np.ones_like(x_value)
+        keep = self.rng.random(np.shape(x_value)) >= self.rate
+        return keep / (1 - self.rate)
+
+
+@RegisterGradient("dropout_mask")
+def _dropout_mask_gradient(op: dropout_mask, grad: np.ndarray, output: np.ndarray, x, training):
+    # The mask is drawn at random: it does not change when x or the switch change a little.
+    return np.zeros_like(x), np.zeros_like(training)
+
+
+def dropout(x: Any, training: Any, rate: float, seed: int = 0) -> multiply:
+    """Inverted dropout: while ``training`` is 1, zero each entry of ``x`` with
+    probability ``rate`` and scale the survivors by ``1 / (1 - rate)``, so that every
+    entry keeps its expected value; while ``training`` is 0, pass ``x`` through.
+
+    It is ``x`` times a :class:`dropout_mask`, so its gradient is the multiply's: the
+    gradient flows back through the kept entries only, scaled like them.
+
+    >>> from deepscratch import Session, constant
+    >>> x = constant([[1.0, 1.0, 1.0, 1.0]])
+    >>> Session().run(dropout(x, training=constant(0.0), rate=0.5))
+    array([[1., 1., 1., 1.]])
+    >>> Session().run(dropout(x, training=constant(1.0), rate=0.5, seed=1))
+    array([[2., 2., 0., 2.]])
+    """
+    return multiply(x, dropout_mask(x, training, rate, seed))

@@ -36,19 +36,68 @@ class GradientDescentOptimizer(Optimizer):
     """
 
     def __init__(self, learning_rate: float) -> None:
-        if not _is_positive_number(learning_rate):
-            raise ValueError(
-                f"learning_rate must be a positive finite number, got {learning_rate!r}"
-            )
-        self.learning_rate = float(learning_rate)
+        self.learning_rate = _positive(learning_rate, "learning_rate")
 
     def update(self, variable: Variable, grad: np.ndarray) -> None:
         variable.value -= self.learning_rate * grad
 
 
-def _is_positive_number(value: Any) -> bool:
+class MomentumOptimizer(Optimizer):
+    """Gradient descent with momentum: each step continues a decaying sum of earlier steps.
+
+    ``velocity <- momentum * velocity - learning_rate * grad``, then ``W <- W + velocity``.
+    """
+
+    def __init__(self, learning_rate: float, momentum: float = 0.9) -> None:
+        self.learning_rate = _positive(learning_rate, "learning_rate")
+        if not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        self.momentum = momentum
+        self.velocity: dict[Variable, np.ndarray] = {}
+
+    def update(self, variable: Variable, grad: np.ndarray) -> None:
+        velocity = self.velocity.setdefault(variable, np.zeros_like(variable.value))
+        velocity *= self.momentum
+        velocity -= self.learning_rate * grad
+        variable.value += velocity
+
+
+class AdamOptimizer(Optimizer):
+    """Adam (Kingma and Ba, 2015): a step along a running mean of the gradient, divided
+    by the running root mean square of its entries, so every weight moves at a
+    similar pace however large or small its gradients are.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+    ) -> None:
+        self.learning_rate = _positive(learning_rate, "learning_rate")
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        self.moments: dict[Variable, tuple[np.ndarray, np.ndarray, int]] = {}
+
+    def update(self, variable: Variable, grad: np.ndarray) -> None:
+        zeros = np.zeros_like(variable.value)
+        mean, square, steps = self.moments.get(variable, (zeros, zeros, 0))
+        mean = self.beta1 * mean + (1 - self.beta1) * grad
+        square = self.beta2 * square + (1 - self.beta2) * grad**2
+        steps += 1
+        self.moments[variable] = (mean, square, steps)
+        # Both averages start at zero; dividing by 1 - beta**steps removes that bias.
+        mean_hat = mean / (1 - self.beta1**steps)
+        square_hat = square / (1 - self.beta2**steps)
+        variable.value -= self.learning_rate * mean_hat / (np.sqrt(square_hat) + self.epsilon)
+
+
+def _positive(value: Any, name: str) -> float:
+    """``value`` as a float, if it is a positive finite number; a ValueError otherwise."""
     is_number = isinstance(value, int | float | np.number) and not isinstance(value, bool)
-    return is_number and math.isfinite(value) and value > 0
+    if not (is_number and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
 
 
 class minimization(Operation):
