@@ -297,7 +297,7 @@ def _softmax_cross_entropy_gradient(
 
 
 class dropout_mask(Operation):
-    """Random multipliers for :func:`dropout`: 0 with probability ``rate``, otherwise
+    """Random multipliers for :func:`~deepscratch.dropout`: 0 with probability ``rate``, otherwise
     ``1 / (1 - rate)``; all ones when ``training`` is 0 (inference).
 
     Its random numbers come from its own seeded generator, so a run of the whole
@@ -331,7 +331,7 @@ def dropout(x: Any, training: Any, rate: float, seed: int = 0) -> multiply:
     probability ``rate`` and scale the survivors by ``1 / (1 - rate)``, so that every
     entry keeps its expected value; while ``training`` is 0, pass ``x`` through.
 
-    It is ``x`` times a :class:`dropout_mask`, so its gradient is the multiply's: the
+    It is ``x`` times a :class:`~deepscratch.dropout_mask`, so its gradient is the multiply's: the
     gradient flows back through the kept entries only, scaled like them.
 
     >>> from deepscratch import Session, constant

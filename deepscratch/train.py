@@ -20,6 +20,7 @@ class Optimizer:
         return minimization(loss, self)
 
     def update(self, variable: Variable, grad: np.ndarray) -> None:
+        """Change ``variable.value`` in place, given the loss's gradient ``grad`` for it."""
         raise NotImplementedError(f"{type(self).__name__} does not define update()")
 
 

@@ -126,6 +126,15 @@ class Cell(pytest.Item):
         except CellExecutionError as error:
             run.failed_at = self.line
             raise CellError(ANSI.sub("", str(error))) from None
+        # An error while displaying a result (a figure that fails to render, say) does not
+        # fail the cell in Jupyter: it only adds an error output. Here it fails the cell.
+        errors = [o for o in self.cell.outputs if o.output_type == "error"]
+        if errors and "raises-exception" not in self.cell.metadata.get("tags", []):
+            run.failed_at = self.line
+            traceback = ANSI.sub("", "\n".join(errors[0].traceback))
+            raise CellError(
+                f"{self.cell.source}\n\nan error while displaying its result:\n{traceback}"
+            )
         expected = EXPECT.search(self.cell.source)
         if expected:
             declared = "\n".join(re.sub(r"^# ?", "", row) for row in expected.group(1).splitlines())

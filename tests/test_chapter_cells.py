@@ -59,3 +59,18 @@ def test_the_unchanged_chapter_passes(run_chapter):
     result = run_chapter(CHAPTER.read_text())
     assert result.parseoutcomes().get("failed", 0) == 0
     assert result.parseoutcomes()["passed"] == CHAPTER.read_text().count("```{code-cell}")
+
+
+def test_a_figure_that_fails_to_display_fails_its_cell(run_chapter):
+    # Jupyter reports such an error as an output, without failing the cell.
+    text = CHAPTER.read_text().replace(
+        "session = ds.Session()\n",
+        "session = ds.Session()\nimport matplotlib.pyplot as plt\n"
+        "fig, axes = plt.subplots(1, 2, sharex=True, sharey=True)\n"
+        "axes[0].set_aspect('equal', adjustable='datalim')\n",
+    )
+    result = run_chapter(text)
+    line = fence_line(text, "adjustable='datalim'")
+    output = result.stdout.str()
+    assert f"ch.md:{line}: the cell raised an error" in output
+    assert "an error while displaying its result" in output
