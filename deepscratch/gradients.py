@@ -55,9 +55,9 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     An input that numpy stretched to a larger shape reached the output many times
     over, so its gradient is the sum of the gradients of all those copies.
     """
-    if np.shape(grad) == shape:
+    if grad.shape == shape:
         return grad
-    while np.ndim(grad) > len(shape):
+    while grad.ndim > len(shape):
         grad = grad.sum(axis=0)
     for axis, size in enumerate(shape):
         if size == 1 and grad.shape[axis] != 1:

@@ -48,7 +48,7 @@ class matmul(Operation):
         super().__init__([a, b], name)
 
     def compute(self, a_value: np.ndarray, b_value: np.ndarray) -> np.ndarray:
-        if not (1 <= np.ndim(a_value) <= 2 and 1 <= np.ndim(b_value) <= 2):
+        if not (1 <= a_value.ndim <= 2 and 1 <= b_value.ndim <= 2):
             raise ValueError("matmul takes vectors and matrices only")
         return a_value @ b_value
 
@@ -108,13 +108,13 @@ class softmax(Operation):
         super().__init__([a], name)
 
     def compute(self, a_value: np.ndarray) -> np.ndarray:
-        exps = np.exp(a_value - np.max(a_value, axis=-1, keepdims=True))
-        return exps / np.sum(exps, axis=-1, keepdims=True)
+        exps = np.exp(a_value - a_value.max(axis=-1, keepdims=True))
+        return exps / exps.sum(axis=-1, keepdims=True)
 
 
 @RegisterGradient("softmax")
 def _softmax_gradient(op: softmax, grad: np.ndarray, output: np.ndarray, a: np.ndarray):
-    return (grad - np.sum(grad * output, axis=-1, keepdims=True)) * output
+    return (grad - (grad * output).sum(axis=-1, keepdims=True)) * output
 
 
 class log(Operation):
@@ -164,7 +164,7 @@ class reduce_sum(Operation):
         self.axis = axis
 
     def compute(self, A_value: np.ndarray) -> np.ndarray:
-        return np.sum(A_value, axis=self.axis)
+        return A_value.sum(axis=self.axis)
 
 
 @RegisterGradient("reduce_sum")
@@ -173,7 +173,9 @@ def _reduce_sum_gradient(op: reduce_sum, grad: np.ndarray, output: np.ndarray, A
     # put the summed axes back (size 1), then stretch them to A's shape.
     if op.axis is not None:
         grad = np.expand_dims(grad, op.axis)
-    return np.broadcast_to(grad, np.shape(A))
+    stretched = np.empty_like(A)
+    stretched[...] = grad
+    return stretched
 
 
 class negative(Operation):
