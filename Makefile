@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: book test lint serve clean
+.PHONY: book test lint serve clean bench
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -22,6 +22,11 @@ lint: $(INSTALLED)
 
 test: lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+# Compares deepscratch with a hand-written numpy reference (and PyTorch, once
+# `.venv/bin/pip install -e ".[bench]"` added it). BENCH_ARGS="--no-book" skips the book builds.
+bench: $(INSTALLED)
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 serve: book
 	$(BIN)/python -m http.server --directory _build/html 8000

@@ -57,12 +57,19 @@ class matmul(Operation):
 def _matmul_gradient(
     op: matmul, grad: np.ndarray, output: np.ndarray, a: np.ndarray, b: np.ndarray
 ):
-    # A vector operand acts as a one-row (a) or one-column (b) matrix, as in numpy.
+    # Each gradient costs as much as the product itself. Returned as functions, they are
+    # computed only for inputs that need one: for W in X @ W, but not for the data X.
+    if a.ndim == 1 or b.ndim == 1:
+        return _vector_matmul_gradient(grad, a, b)
+    return (lambda: grad @ b.T), (lambda: a.T @ grad)
+
+
+def _vector_matmul_gradient(grad: np.ndarray, a: np.ndarray, b: np.ndarray):
+    """As for matrices, with a vector operand taken as a one-row (a) or one-column (b)
+    matrix, as numpy does, and its gradient given back the vector's shape."""
     a_matrix = a.reshape(1, -1) if a.ndim == 1 else a
     b_matrix = b.reshape(-1, 1) if b.ndim == 1 else b
     grad_matrix = np.reshape(grad, (a_matrix.shape[0], b_matrix.shape[1]))
-    # Each gradient costs as much as the product itself. Returned as functions, they are
-    # computed only for inputs that need one: for W in X @ W, but not for the data X.
     return (
         lambda: (grad_matrix @ b_matrix.T).reshape(a.shape),
         lambda: (a_matrix.T @ grad_matrix).reshape(b.shape),
