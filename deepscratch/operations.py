@@ -240,19 +240,13 @@ def _tanh_gradient(op: tanh, grad: np.ndarray, output: np.ndarray, a: np.ndarray
     return grad * (1 - output**2)
 
 
-class reduce_mean(Operation):
-    """Mean of all entries (``axis=None``) or along ``axis``.
+class reduce_mean(reduce_sum):
+    """Mean of all entries (``axis=None``) or along ``axis``: a sum divided by the count.
 
     >>> from deepscratch import Session, constant
     >>> Session().run(reduce_mean(constant([[1, 2], [3, 4]]), axis=0))
     array([2., 3.])
     """
-
-    def __init__(
-        self, A: Any, axis: int | tuple[int, ...] | None = None, name: str | None = None
-    ) -> None:
-        super().__init__([A], name)
-        self.axis = axis
 
     def compute(self, A_value: np.ndarray) -> np.ndarray:
         return np.mean(A_value, axis=self.axis)
