@@ -12,7 +12,15 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[book,test]"
 	touch $@
 
-book: $(INSTALLED)
+# The execution cache knows the chapters' text, not the library they import, and a rebuild
+# keeps pages whose sources did not change: when the library, the table of contents or the
+# configuration changes, start the site afresh.
+SITE_INPUTS := $(wildcard deepscratch/*.py) _toc.yml _config.yml
+_build/.inputs: $(SITE_INPUTS)
+	rm -rf _build/html _build/jupyter_execute _build/.jupyter_cache
+	mkdir -p _build && touch $@
+
+book: $(INSTALLED) _build/.inputs
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "The site is in _build/html: open _build/html/index.html, or run 'make serve'."
 
@@ -20,7 +28,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+test: lint _build/.inputs
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # Compares deepscratch with a hand-written numpy reference (and PyTorch, once

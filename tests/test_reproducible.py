@@ -1,0 +1,134 @@
+"""Two clean builds of the same commit make the same site, byte for byte.
+
+A second build from scratch (its own execution cache, so every chapter runs again) goes into a
+temporary folder and is compared with _build/html: every HTML page, every figure the pages show
+(_images/), and the object inventory.
+
+Not compared, because on a developer's machine _build/html is usually a rebuild over an earlier
+build, and these files then depend on that history rather than on the commit:
+- the downloadable notebooks (_sources/*.ipynb): myst-nb writes them without outputs whenever a
+  chapter comes from the execution cache (and jupytext gives their cells random ids);
+- searchindex.js: after a rebuild that does not re-read the API page, Sphinx leaves its index
+  entries out of the search index.
+
+Only real build stamps are normalised before comparing, and each is listed in STAMPS with why it
+is one. Nothing else may differ: figures come from seeded data and matplotlib's PNG metadata
+holds no date, so a difference means the book's output depends on when or where it was built.
+"""
+
+from __future__ import annotations
+
+import difflib
+import posixpath
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from site_checks import HTML, ROOT, html_pages, toc_pages
+
+pytestmark = pytest.mark.xdist_group("site")
+
+STAMPS = [
+    # Sphinx appends ?v=<checksum> to an asset's URL only when the asset is already in the output
+    # folder as the page is written. sphinx-mathjax-offline copies MathJax there at the very end
+    # of a build, so on a rebuild over an existing _build/ the pages load
+    # _static/mathjax/tex-chtml.js?v=..., and after a clean build plain tex-chtml.js: the query
+    # records the state of the output folder, not the site.
+    (re.compile(rb"(_static/[^\"'?#\s]+)\?v=[0-9a-f]{8}"), rb"\1"),
+]
+
+FIGURE = re.compile(r"""(?:src|href)=["']([^"'#?]*_images/[^"'#?]+)""")
+
+
+def normalised(path: Path) -> bytes:
+    data = path.read_bytes()
+    if path.suffix == ".html":
+        for stamp, replacement in STAMPS:
+            data = stamp.sub(replacement, data)
+    return data
+
+
+def compared_files(site: Path) -> set[str]:
+    """The files of a built site that must be reproducible, relative to it."""
+    names = {page.relative_to(site).as_posix() for page in html_pages(site)}
+    for page in list(names):
+        for ref in FIGURE.findall((site / page).read_text(errors="replace")):
+            names.add(posixpath.normpath(posixpath.join(posixpath.dirname(page), ref)))
+    if (site / "objects.inv").exists():
+        names.add("objects.inv")
+    return names
+
+
+def site_differences(site: Path, clean: Path) -> list[str]:
+    """How ``site`` differs from the clean build ``clean`` (stale leftovers of an earlier build
+    in ``site`` do not count: only what the clean build has is compared)."""
+    differences = []
+    for name in sorted(compared_files(clean)):
+        if not (site / name).is_file():
+            differences.append(f"{name}: missing from {site}")
+        elif not (clean / name).is_file():
+            differences.append(f"{name}: missing from the clean build")
+        elif normalised(site / name) != normalised(clean / name):
+            detail = ""
+            if not name.endswith((".png", ".inv")):
+                diff = difflib.unified_diff(
+                    normalised(site / name).decode(errors="replace").splitlines(),
+                    normalised(clean / name).decode(errors="replace").splitlines(),
+                    lineterm="",
+                    n=0,
+                )
+                detail = "\n    " + "\n    ".join(line[:160] for line in list(diff)[2:8])
+            differences.append(f"{name}: differs{detail}")
+    return differences
+
+
+@pytest.fixture(scope="module")
+def clean_build(built_book, tmp_path_factory):
+    assert (HTML / f"{toc_pages()[0]}.html").exists(), "the book did not build"
+    out = tmp_path_factory.mktemp("clean-build")
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    run = subprocess.run(
+        [str(jupyter_book), "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", out],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    html = out / "_build" / "html"
+    assert (html / f"{toc_pages()[0]}.html").exists(), (run.stdout + run.stderr)[-3000:]
+    return html
+
+
+def test_a_second_clean_build_makes_the_same_site(clean_build):
+    differences = site_differences(HTML, clean_build)
+    assert not differences, (
+        "A clean build differs from _build/html. (If _build/ is a rebuild over older builds, it"
+        " may hold pages Sphinx did not rewrite, or outputs the execution cache kept from before"
+        " a change to the library: `make clean` and run again.)\n" + "\n".join(differences)
+    )
+
+
+def test_the_comparison_sees_every_difference_but_the_stamps(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    for site, figure, version in (
+        (one, b"\x89PNG one", b"?v=1234abcd"),
+        (two, b"\x89PNG two", b""),
+    ):
+        (site / "_images").mkdir(parents=True)
+        (site / "_images" / "fig.png").write_bytes(figure)
+        (site / "_images" / "stale.png").write_bytes(figure)  # not shown: a leftover
+        (site / "page.html").write_bytes(
+            b'<script src="_static/mathjax/tex-chtml.js' + version + b'"></script>'
+            b'<img src="_images/fig.png" alt="A figure.">'
+        )
+    assert site_differences(one, two) == ["_images/fig.png: differs"]
+    (two / "_images" / "fig.png").write_bytes(b"\x89PNG one")
+    assert site_differences(one, two) == []
+    (two / "page.html").write_bytes(b"<p>Built on Tuesday</p>")
+    (two / "extra.html").write_text("<p>new</p>")
+    assert [d.split("\n")[0] for d in site_differences(one, two)] == [
+        f"extra.html: missing from {one}",
+        "page.html: differs",
+    ]
