@@ -87,19 +87,22 @@ def gradient_path(loss: Node) -> list[tuple[Operation, GradientFunction, tuple[b
 
 
 def backpropagate(
-    loss: Node, values: dict[Node, Any], path: list | None = None
+    loss: Node, values: dict[Node, Any], path: list | None = None, keep_all: bool = True
 ) -> dict[Node, np.ndarray]:
     """The gradient of ``loss`` with respect to every node between a Variable and it.
 
     ``values`` are the forward values of one run; ``path`` is ``gradient_path(loss)``.
     In reverse topological order, an operation is reached only after every consumer
     that leads to the loss has passed its share of the gradient back to it; the shares
-    add up.
+    add up. With ``keep_all=False`` an operation's gradient is dropped once passed on,
+    so that only the Variables' remain: a training step needs no more, and a large
+    network's intermediate gradients then never all take up memory at once.
     """
     grads: dict[Node, np.ndarray] = {loss: np.ones_like(values[loss])}
     for op, gradient, needed in gradient_path(loss) if path is None else path:
         input_values = [values[node] for node in op.input_nodes]
-        input_grads = gradient(op, grads[op], values[op], *input_values)
+        grad = grads[op] if keep_all else grads.pop(op)
+        input_grads = gradient(op, grad, values[op], *input_values)
         if len(input_values) == 1:
             input_grads = (input_grads,)
         for node, value, grad, need in zip(

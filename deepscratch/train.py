@@ -123,7 +123,7 @@ class minimization(Operation):
                 f"the loss {self.loss.name!r} is {loss_value} at training step "
                 f"{self.steps_taken + 1}; no variable was updated (try a smaller learning rate)"
             )
-        grads = backpropagate(self.loss, values, self.path)
+        grads = backpropagate(self.loss, values, self.path, keep_all=False)
         for variable in self.variables:
             self.optimizer.update(variable, grads[variable])
         self.steps_taken += 1
