@@ -112,7 +112,7 @@ def backpropagate(
                 continue
             if callable(grad):  # a costly gradient, computed only where it is needed
                 grad = grad()
-            if np.shape(grad) != np.shape(value):
+            if np.shape(grad) != value.shape:
                 raise ValueError(
                     f"the gradient function of {op!r} returned shape {np.shape(grad)} "
                     f"for input {node.name!r} of shape {np.shape(value)}"
