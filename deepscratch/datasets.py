@@ -7,13 +7,21 @@ and are class 0 (``c = [1, 0]``); the red points are class 1 (``c = [0, 1]``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 #: The colour of each class in the figures: class 0 is blue, class 1 red.
 CLASS_COLORS = ("tab:blue", "tab:red")
 
 
-def _clusters(blue_centres, red_centres, per_cluster: int, spread: float, seed: int):
+def _clusters(
+    blue_centres: list[tuple[float, float]],
+    red_centres: list[tuple[float, float]],
+    per_cluster: int,
+    spread: float,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     blue = [rng.normal(centre, spread, size=(per_cluster, 2)) for centre in blue_centres]
     red = [rng.normal(centre, spread, size=(per_cluster, 2)) for centre in red_centres]
@@ -84,7 +92,9 @@ def train_test_split(
     return X[train], c[train], X[test], c[test]
 
 
-def batches(X: np.ndarray, c: np.ndarray, batch_size: int, rng: np.random.Generator):
+def batches(
+    X: np.ndarray, c: np.ndarray, batch_size: int, rng: np.random.Generator
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The points in a fresh random order, ``batch_size`` at a time (the last batch may
     be smaller): one pass over the data, an *epoch*, of mini-batch training.
 
