@@ -73,6 +73,7 @@ class PageResult:
     language: list[str]
     violations: list[dict] = field(default_factory=list)
     screenshots: list[Path] = field(default_factory=list)
+    page_widths: dict[str, int] = field(default_factory=dict)  # per viewport
     seconds: dict[str, float] = field(default_factory=dict)  # per phase
 
 
@@ -121,7 +122,7 @@ class Site:
         stem = page.replace("/", "_")
         for width, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
             path = SCREENSHOTS / f"{stem}-{width}.jpg"
-            self.tab.screenshot(path, viewport)
+            result.page_widths[width] = self.tab.screenshot(path, viewport)
             result.screenshots.append(path)
         result.seconds = {"load": load, "checks": checks, "axe": axe, "screenshots": lap()}
         return result
@@ -201,6 +202,12 @@ def test_previous_and_next_lead_to_the_neighbouring_chapters(site, page):
 def test_no_serious_accessibility_violation(site, page):
     result = site.result(page)
     no_problems(result.language + accessibility_problems(result.violations))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_sideways_scrolling_on_a_phone(site, page):
+    width = site.result(page).page_widths["phone"]
+    assert width <= PHONE["width"], f"{page} is {width} px wide on a {PHONE['width']} px phone"
 
 
 @pytest.mark.parametrize("page", PAGES)
