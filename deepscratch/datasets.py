@@ -122,3 +122,13 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
         raise ImportError("deepscratch.datasets.digits() needs scikit-learn installed") from error
     data = load_digits()
     return data.data / 16.0, np.eye(10)[data.target]
+
+
+def accuracy(scores: np.ndarray, c: np.ndarray) -> float:
+    """The fraction of points whose highest-scoring class -- the most probable one, for
+    probabilities or logits alike -- is their true class in the one-hot ``c``.
+
+    >>> accuracy(np.array([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4]]), np.eye(2)[[0, 1, 1]])
+    0.6666666666666666
+    """
+    return float(np.mean(np.argmax(scores, axis=1) == np.argmax(c, axis=1)))
