@@ -1,0 +1,39 @@
+"""A cell's printed text reaches the page the same however the kernel cut it into messages."""
+
+from exact_streams import merge_streams
+from nbformat.v4 import new_output
+
+WHOLE = ["backpropagation:   108.622571\nfinite difference: 108.622571\n"]
+CUTS = [
+    ["backpropagation:   108.622571", "\nfinite difference: 108.622571\n"],
+    ["backpropagation:   108.622571\n", "finite difference: 108.622571", "\n"],
+    ["back", "propagation:   108.622571\nfinite difference: 108.622571\n"],
+]
+
+
+def stdout(pieces):
+    return [new_output("stream", name="stdout", text=piece) for piece in pieces]
+
+
+def test_every_cut_of_the_printed_text_makes_the_same_output():
+    (expected,) = merge_streams(stdout(WHOLE))
+    assert expected["text"] == WHOLE[0]
+    for pieces in CUTS:
+        merged = merge_streams(stdout(pieces))
+        assert [output["text"] for output in merged] == [expected["text"]], pieces
+
+
+def test_a_figure_between_prints_keeps_its_place_and_stderr_its_own_block():
+    figure = new_output("display_data", data={"text/plain": "<Figure>"})
+    outputs = [*stdout(["a", "\n"]), figure, *stdout(["b\n"])]
+    outputs.append(new_output("stream", name="stderr", text="warning\n"))
+    merged = merge_streams(outputs)
+    assert [output["output_type"] for output in merged] == ["stream", "display_data", "stream"]
+    assert merged[0]["text"] == "a\nb\n"
+    assert merged[2]["name"] == "stderr"
+
+
+def test_the_notebook_outputs_are_not_changed():
+    outputs = stdout(["a", "\n"])
+    merge_streams(outputs)
+    assert [output["text"] for output in outputs] == ["a", "\n"]
