@@ -21,7 +21,7 @@ _build/.inputs: $(SITE_INPUTS)
 	mkdir -p _build && touch $@
 
 book: $(INSTALLED) _build/.inputs
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/python _ext/build_book.py
 	@echo "The site is in _build/html: open _build/html/index.html, or run 'make serve'."
 
 lint: $(INSTALLED)

@@ -27,9 +27,10 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
-import yaml
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+
+from build_book import toc_pages
 
 EXPECT = re.compile(r"^# expect:[ \t]*\n((?:#.*(?:\n|$))*)\Z", re.MULTILINE)
 NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -38,14 +39,9 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 def chapter_paths(root: Path) -> set[Path]:
     """The files the table of contents lists: what the site builds is what pytest runs."""
-    toc_file = root / "_toc.yml"
-    if not toc_file.exists():
+    if not (root / "_toc.yml").exists():
         return set()
-    toc = yaml.safe_load(toc_file.read_text())
-    files = [toc["root"]] + [
-        chapter["file"] for part in toc.get("parts", []) for chapter in part["chapters"]
-    ]
-    return {(root / f"{file}.md").resolve() for file in files}
+    return {(root / f"{page}.md").resolve() for page in toc_pages(root)}
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

@@ -4,19 +4,12 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 from bs4 import BeautifulSoup
+
+from build_book import toc_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.xdist_group("site")
-
-
-def toc_files() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc["parts"]:
-        files += [chapter["file"] for chapter in part["chapters"]]
-    return files
 
 
 def test_the_book_builds_without_warnings(built_book):
@@ -26,7 +19,7 @@ def test_the_book_builds_without_warnings(built_book):
     assert not re.findall(r"(WARNING|ERROR): .*", output), output[-5000:]
 
 
-@pytest.mark.parametrize("page", toc_files())
+@pytest.mark.parametrize("page", toc_pages())
 def test_every_page_of_the_toc_is_in_the_site(built_book, page):
     html = ROOT / "_build" / "html" / f"{page}.html"
     soup = BeautifulSoup(html.read_text(), "html.parser")
@@ -38,7 +31,7 @@ def test_every_page_of_the_toc_is_in_the_site(built_book, page):
 
 
 def test_no_chapter_retypes_library_code():
-    chapters = [ROOT / f"{page}.md" for page in toc_files()]
+    chapters = [ROOT / f"{page}.md" for page in toc_pages()]
     cell = re.compile(r"```\{code-cell\}.*?```", re.DOTALL)
     retyped = re.compile(r"^\s*(class \w+\((ds\.|deepscratch\.)?Operation\)|def compute\()", re.M)
     for chapter in chapters:

@@ -1,7 +1,8 @@
 """A cell's printed text reaches the page the same however the kernel cut it into messages."""
 
-from exact_streams import merge_streams
 from nbformat.v4 import new_output
+
+from exact_streams import merge_streams
 
 WHOLE = ["backpropagation:   108.622571\nfinite difference: 108.622571\n"]
 CUTS = [

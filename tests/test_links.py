@@ -10,7 +10,9 @@ The last test runs the same checker on a small tree of deliberately broken pages
 from __future__ import annotations
 
 import pytest
-from site_checks import BUILD, HTML, check_links, toc_pages, write_external_report
+
+from build_book import toc_pages
+from site_checks import BUILD, HTML, check_links, write_external_report
 
 pytestmark = pytest.mark.xdist_group("site")
 

@@ -26,7 +26,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from site_checks import HTML, ROOT, html_pages, toc_pages
+
+from build_book import toc_pages
+from site_checks import HTML, ROOT, html_pages
 
 pytestmark = pytest.mark.xdist_group("site")
 
@@ -88,9 +90,8 @@ def site_differences(site: Path, clean: Path) -> list[str]:
 def clean_build(built_book, tmp_path_factory):
     assert (HTML / f"{toc_pages()[0]}.html").exists(), "the book did not build"
     out = tmp_path_factory.mktemp("clean-build")
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
     run = subprocess.run(
-        [str(jupyter_book), "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", out],
+        [sys.executable, str(ROOT / "_ext" / "build_book.py"), "--path-output", str(out)],
         capture_output=True,
         text=True,
         cwd=ROOT,

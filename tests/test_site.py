@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 import site_checks
+from build_book import toc_pages
 from site_checks import (
     DESKTOP,
     HTML,
@@ -44,7 +46,6 @@ from site_checks import (
     search,
     serve,
     third_party_problems,
-    toc_pages,
 )
 
 pytestmark = pytest.mark.xdist_group("site")
