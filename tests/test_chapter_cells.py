@@ -1,5 +1,6 @@
 """The chapter collector (conftest.py) fails where it should: a raising cell, a wrong output."""
 
+import os
 import re
 from pathlib import Path
 
@@ -18,7 +19,7 @@ def fence_line(text: str, cell_content: str) -> int:
 
 @pytest.fixture
 def run_chapter(pytester, monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", str(ROOT / "tests"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT / "tests"), str(ROOT / "_ext")]))
 
     def run(text: str):
         pytester.makefile(".md", ch=text)
