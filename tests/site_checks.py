@@ -189,8 +189,6 @@ class Tab:
         if message.type != "error":
             return
         source = message.location.get("url", "")
-        if urlsplit(source).path == "/favicon.ico":
-            return  # the browser asks the server's root for an icon on its own, not the page
         where = f" ({source})" if source and source != self.current.url else ""
         self.current.console_errors.append(f"console.error: {message.text}{where}")
 

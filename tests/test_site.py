@@ -262,7 +262,11 @@ GOOD_SVG = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20">'
     '<rect width="40" height="20" fill="#369"/></svg>'
 )
-HEAD = '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+# Each page names its icon, as the site's pages do; without one the browser asks for /favicon.ico.
+HEAD = (
+    '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+    '<link rel="icon" href="good.svg">'
+)
 MATHJAX = (
     '<script>window.MathJax = {options: {processHtmlClass: "math"}}</script>'
     '<script defer src="mathjax/tex-chtml.js"></script>'
