@@ -1,8 +1,13 @@
 """A cell's printed text reaches the page the same however the kernel cut it into messages."""
 
+from pathlib import Path
+
+from jupyter_book.config import get_final_config
 from nbformat.v4 import new_output
 
 from exact_streams import merge_streams
+
+ROOT = Path(__file__).resolve().parents[1]
 
 WHOLE = ["backpropagation:   108.622571\nfinite difference: 108.622571\n"]
 CUTS = [
@@ -38,3 +43,13 @@ def test_the_notebook_outputs_are_not_changed():
     outputs = stdout(["a", "\n"])
     merge_streams(outputs)
     assert [output["text"] for output in outputs] == ["a", "\n"]
+
+
+def test_the_book_build_loads_the_extension():
+    config, _ = get_final_config(
+        user_yaml=ROOT / "_config.yml",
+        cli_config={"latex_individualpages": False},
+        sourcedir=ROOT,
+    )
+    assert "exact_streams" in config["extensions"]
+    assert config["nb_merge_streams"] is True
