@@ -13,8 +13,8 @@ $(INSTALLED): pyproject.toml
 	touch $@
 
 # The execution cache knows the chapters' text, not the library they import, and a rebuild
-# keeps pages whose sources did not change: when the library, the table of contents or the
-# configuration changes, start the site afresh.
+# keeps pages whose sources did not change: when the library, the table of contents, the
+# configuration or the build's own code (_ext/) changes, start the site afresh.
 SITE_INPUTS := $(wildcard deepscratch/*.py _ext/*.py) _toc.yml _config.yml
 _build/.inputs: $(SITE_INPUTS)
 	rm -rf _build/html _build/jupyter_execute _build/.jupyter_cache
