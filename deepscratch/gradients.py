@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from .graph import Node, Operation, Variable
-from .session import topological_order
+from .graph import Node, Operation, Variable, topological_order
 
 GradientFunction = Callable[..., Any]
 
@@ -65,63 +64,76 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad
 
 
-def gradient_path(loss: Node) -> list[tuple[Operation, GradientFunction, tuple[bool, ...]]]:
-    """The operations backpropagation visits, from ``loss`` back towards the Variables.
+def gradient_path(loss: Node) -> list[tuple[Operation, tuple[bool, ...]]]:
+    """The operations backpropagation visits, from ``loss`` back towards the Variables,
+    each with a flag per input: does that input need a gradient?
 
-    Only nodes between a Variable and the loss need a gradient: the data placeholders
-    lead to the loss too, but nothing ever updates them. The operations come in reverse
-    topological order, each with its gradient function and, per input, whether that
-    input needs a gradient. The path depends on the graph alone, never on values, so a
-    training step works it out once and follows it on every run.
+    Only nodes that depend on a Variable need one: the data placeholders lead to the
+    loss too, but nothing ever updates them. The path depends on the graph alone, never
+    on values, so a training step works it out once and follows it at every run.
     """
     order = topological_order([loss])
     needs_gradient: set[Node] = set()
     for node in order:
         if isinstance(node, Variable) or any(i in needs_gradient for i in node.input_nodes):
             needs_gradient.add(node)
-    return [
-        (node, _gradient_function(node), tuple(i in needs_gradient for i in node.input_nodes))
+    path = [
+        (node, tuple(i in needs_gradient for i in node.input_nodes))
         for node in reversed(order)
         if node in needs_gradient and isinstance(node, Operation)
     ]
+    for op, _ in path:
+        gradient_function(op)  # a missing one is reported now, not at the first step
+    return path
 
 
 def backpropagate(
-    loss: Node, values: dict[Node, Any], path: list | None = None, keep_all: bool = True
-) -> dict[Node, np.ndarray]:
-    """The gradient of ``loss`` with respect to every node between a Variable and it.
+    loss: Node, values: dict[Node, Any], path: list[tuple[Operation, tuple[bool, ...]]]
+) -> Iterator[tuple[Node, np.ndarray]]:
+    """Each node between the Variables and ``loss``, with the gradient of ``loss`` for it.
 
-    ``values`` are the forward values of one run; ``path`` is ``gradient_path(loss)``.
-    In reverse topological order, an operation is reached only after every consumer
-    that leads to the loss has passed its share of the gradient back to it; the shares
-    add up. With ``keep_all=False`` an operation's gradient is dropped once passed on,
-    so that only the Variables' remain: a training step needs no more, and a large
-    network's intermediate gradients then never all take up memory at once.
+    ``values`` are the forward values of one run, ``path`` is ``gradient_path(loss)``.
+    Each operation is reached only after all of its consumers have passed back their
+    shares, so its gradient is complete: it is handed out at once, then forgotten here.
     """
-    grads: dict[Node, np.ndarray] = {loss: np.ones_like(values[loss])}
-    for op, gradient, needed in gradient_path(loss) if path is None else path:
-        input_values = [values[node] for node in op.input_nodes]
-        grad = grads[op] if keep_all else grads.pop(op)
-        input_grads = gradient(op, grad, values[op], *input_values)
-        if len(input_values) == 1:
-            input_grads = (input_grads,)
-        for node, value, grad, need in zip(
-            op.input_nodes, input_values, input_grads, needed, strict=True
-        ):
-            if not need:
-                continue
-            if callable(grad):  # a costly gradient, computed only where it is needed
-                grad = grad()
-            if np.shape(grad) != value.shape:
-                raise ValueError(
-                    f"the gradient function of {op!r} returned shape {np.shape(grad)} "
-                    f"for input {node.name!r} of shape {np.shape(value)}"
-                )
-            grads[node] = grads[node] + grad if node in grads else grad
-    return grads
+    grads = {loss: np.ones_like(values[loss])}
+    for op, needed in path:
+        grad = grads.pop(op)
+        yield op, grad
+        for node, share in input_gradients(op, grad, values, needed):
+            grads[node] = grads[node] + share if node in grads else share
+    yield from grads.items()  # the Variables, complete once the whole path is done
 
 
-def _gradient_function(operation: Operation) -> GradientFunction:
+def input_gradients(
+    op: Operation, grad: np.ndarray, values: dict[Node, Any], needed: tuple[bool, ...]
+) -> Iterator[tuple[Node, np.ndarray]]:
+    """The shares of the gradient ``grad`` of ``op``'s output that its registered gradient
+    function passes back to each input that needs one.
+
+    A share may come as a function, when it is costly to compute (``matmul``'s): it is
+    called only for an input that needs it. A share whose shape is not its input's is a
+    bug in the gradient function, reported here rather than in some later update.
+    """
+    input_values = [values[node] for node in op.input_nodes]
+    shares = gradient_function(op)(op, grad, values[op], *input_values)
+    if len(input_values) == 1:
+        shares = (shares,)
+    for node, value, share, need in zip(op.input_nodes, input_values, shares, needed, strict=True):
+        if not need:
+            continue
+        if callable(share):
+            share = share()
+        if np.shape(share) != np.shape(value):
+            raise ValueError(
+                f"the gradient function of {op!r} returned shape {np.shape(share)} "
+                f"for input {node.name!r} of shape {np.shape(value)}"
+            )
+        yield node, share
+
+
+def gradient_function(operation: Operation) -> GradientFunction:
+    """The gradient function registered for the operation's type."""
     for cls in type(operation).__mro__:
         if cls in gradient_registry:
             return gradient_registry[cls]
@@ -141,7 +153,7 @@ class gradient_table(Operation):
         self.path = gradient_path(loss)
 
     def evaluate(self, values: dict[Node, Any]) -> dict[Node, np.ndarray]:
-        return backpropagate(self.loss, values, self.path)
+        return dict(backpropagate(self.loss, values, self.path))
 
 
 def compute_gradients(loss: Node) -> gradient_table:

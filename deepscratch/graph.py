@@ -1,4 +1,5 @@
-"""Computational graphs: the nodes (operations, placeholders, variables, constants) and the Graph.
+"""Computational graphs: the nodes (operations, placeholders, variables, constants), the Graph
+that collects them, and the order in which a graph's nodes can be computed.
 
 A node knows its inputs (``input_nodes``) and the operations that read it
 (``consumers``).  Values never live on operations: a :class:`~deepscratch.Session`
@@ -9,6 +10,7 @@ Only a :class:`Variable` holds a value between runs -- that is what a variable i
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,63 +21,51 @@ class Graph:
     """A computational graph: every node created while it is the default graph joins it.
 
     ``Graph().as_default()`` makes a new graph the default, as in the original text;
-    used in a ``with`` statement it restores the previous default on exit::
-
-        with Graph().as_default() as graph:
-            ...
+    in a ``with`` statement the previous default returns at the end of the block.
     """
 
-    _numbers = itertools.count(1)
-
     def __init__(self, name: str | None = None) -> None:
-        self.name = name or f"#{next(Graph._numbers)}"
+        self.name = name or f"#{next(_graph_numbers)}"
         self.nodes: list[Node] = []
-        self._names_used: dict[str, int] = {}
-        self._previous_defaults: list[Graph] = []
-
-    @property
-    def operations(self) -> list[Operation]:
-        return [node for node in self.nodes if isinstance(node, Operation)]
-
-    @property
-    def placeholders(self) -> list[placeholder]:
-        return [node for node in self.nodes if isinstance(node, placeholder)]
-
-    @property
-    def variables(self) -> list[Variable]:
-        return [node for node in self.nodes if isinstance(node, Variable)]
+        self.previous_defaults: list[Graph] = []
+        self.node_counts: Counter[str] = Counter()  # of each type, for names like add_2
 
     def as_default(self) -> Graph:
-        """Make this graph the default one; returns the graph, usable in ``with``."""
-        global _default_graph
-        self._previous_defaults.append(_default_graph)
-        _default_graph = self
+        """Make this the graph new nodes join; returns the graph, usable in ``with``."""
+        self.previous_defaults.append(get_default_graph())
+        _make_default(self)
         return self
+
+    operations = property(lambda self: _nodes_of(self, Operation), doc="Its operations.")
+    placeholders = property(lambda self: _nodes_of(self, placeholder), doc="Its placeholders.")
+    variables = property(lambda self: _nodes_of(self, Variable), doc="Its Variables.")
 
     def __enter__(self) -> Graph:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        global _default_graph
-        _default_graph = self._previous_defaults.pop()
-
-    def _add(self, node: Node, name: str | None) -> str:
-        kind = type(node).__name__
-        number = self._names_used.get(kind, 0) + 1
-        self._names_used[kind] = number
-        self.nodes.append(node)
-        return name if name is not None else f"{kind}_{number}"
+        _make_default(self.previous_defaults.pop())
 
     def __repr__(self) -> str:
         return f"<Graph {self.name}>"
 
 
+_graph_numbers = itertools.count(1)
 _default_graph = Graph("default")
 
 
 def get_default_graph() -> Graph:
     """The graph that new nodes join."""
     return _default_graph
+
+
+def _make_default(graph: Graph) -> None:
+    global _default_graph
+    _default_graph = graph
+
+
+def _nodes_of(graph: Graph, kind: type) -> list:
+    return [node for node in graph.nodes if isinstance(node, kind)]
 
 
 class Node:
@@ -85,10 +75,15 @@ class Node:
     __array_ufunc__ = None
 
     def __init__(self, input_nodes: Iterable[Node] = (), name: str | None = None) -> None:
-        self.input_nodes: list[Node] = list(input_nodes)
+        self.graph = get_default_graph()
+        self.input_nodes: list[Node] = _inputs_in(self.graph, type(self), input_nodes)
         self.consumers: list[Operation] = []
-        self.graph = _default_graph
-        self.name = self.graph._add(self, name)
+        self.name = name if name is not None else _automatic_name(self)
+        self.graph.nodes.append(self)
+
+    def evaluate(self, values: dict[Node, Any]) -> Any:
+        """This node's value in a run whose values so far are ``values``."""
+        raise NotImplementedError(f"{type(self).__name__} does not define evaluate()")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} in {self.graph!r}>"
@@ -140,6 +135,25 @@ class Node:
         return negative(self)
 
 
+def _inputs_in(graph: Graph, kind: type, inputs: Iterable[Any]) -> list[Node]:
+    """``inputs`` as nodes (numbers and arrays become constants), all of them in ``graph``."""
+    nodes = [value if isinstance(value, Node) else constant(value) for value in inputs]
+    for node in nodes:
+        if node.graph is not graph:
+            raise ValueError(
+                f"{kind.__name__} cannot take {node!r} as an input: it belongs to "
+                f"{node.graph!r}, but the default graph is {graph!r}"
+            )
+    return nodes
+
+
+def _automatic_name(node: Node) -> str:
+    """The node's type and its number among the graph's nodes of that type: ``add_2``."""
+    kind = type(node).__name__
+    node.graph.node_counts[kind] += 1
+    return f"{kind}_{node.graph.node_counts[kind]}"
+
+
 def as_float_array(value: Any, what: str) -> np.ndarray:
     """``value`` as a float64 array (itself, if it is one already), or a TypeError that
     says which ``what`` was wrong."""
@@ -147,11 +161,6 @@ def as_float_array(value: Any, what: str) -> np.ndarray:
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{what} must be numeric, got {value!r}")
     return array.astype(np.float64, copy=False)
-
-
-def as_node(value: Any) -> Node:
-    """A node as it is; a number or array as a :class:`constant`."""
-    return value if isinstance(value, Node) else constant(value)
 
 
 class Operation(Node):
@@ -163,13 +172,6 @@ class Operation(Node):
     """
 
     def __init__(self, input_nodes: Iterable[Any] = (), name: str | None = None) -> None:
-        input_nodes = [as_node(value) for value in input_nodes]
-        for node in input_nodes:
-            if node.graph is not _default_graph:
-                raise ValueError(
-                    f"{type(self).__name__} cannot take {node!r} as an input: it belongs to "
-                    f"{node.graph!r}, but the default graph is {_default_graph!r}"
-                )
         super().__init__(input_nodes, name)
         for node in self.input_nodes:
             node.consumers.append(self)
@@ -232,3 +234,26 @@ class constant(Node):
 
     def evaluate(self, values: dict[Node, Any]) -> np.ndarray:
         return self.value
+
+
+def topological_order(fetches: Iterable[Node]) -> list[Node]:
+    """Every node the fetches depend on, each once, every input before its consumers.
+
+    A depth-first traversal: a node waits on the stack until all of its inputs are in
+    the order, then joins it. (A stack of our own rather than recursion, so that a
+    chain of thousands of nodes does not hit Python's recursion limit.)
+    """
+    order: list[Node] = []
+    placed: set[Node] = set()
+    stack = list(fetches)[::-1]
+    while stack:
+        node = stack[-1]
+        waiting = [i for i in node.input_nodes if i not in placed]
+        if waiting:
+            stack.extend(reversed(waiting))
+        else:
+            stack.pop()
+            if node not in placed:
+                placed.add(node)
+                order.append(node)
+    return order

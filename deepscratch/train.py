@@ -1,4 +1,13 @@
-"""Training: gradient descent on every Variable a loss depends on."""
+"""Training: gradient descent, and better optimizers, on every Variable a loss depends on.
+
+>>> from deepscratch import Graph, Session, Variable, multiply, reduce_sum
+>>> with Graph().as_default():
+...     w = Variable([3.0])
+...     step = GradientDescentOptimizer(learning_rate=0.25).minimize(reduce_sum(multiply(w, w)))
+...     Session().run(step)
+...     w.value
+array([1.5])
+"""
 
 from __future__ import annotations
 
@@ -9,7 +18,6 @@ import numpy as np
 
 from .gradients import backpropagate, gradient_path
 from .graph import Node, Operation, Variable
-from .session import topological_order
 
 
 class Optimizer:
@@ -25,16 +33,7 @@ class Optimizer:
 
 
 class GradientDescentOptimizer(Optimizer):
-    """Steps every Variable against its gradient: ``W <- W - learning_rate * grad``.
-
-    >>> from deepscratch import Graph, Session, Variable, multiply, reduce_sum
-    >>> with Graph().as_default():
-    ...     w = Variable([3.0])
-    ...     step = GradientDescentOptimizer(learning_rate=0.25).minimize(reduce_sum(multiply(w, w)))
-    ...     Session().run(step)
-    ...     w.value
-    array([1.5])
-    """
+    """Steps every Variable against its gradient: ``W <- W - learning_rate * grad``."""
 
     def __init__(self, learning_rate: float) -> None:
         self.learning_rate = _positive(learning_rate, "learning_rate")
@@ -64,10 +63,8 @@ class MomentumOptimizer(Optimizer):
 
 
 class AdamOptimizer(Optimizer):
-    """Adam (Kingma and Ba, 2015): a step along a running mean of the gradient, divided
-    by the running root mean square of its entries, so every weight moves at a
-    similar pace however large or small its gradients are.
-    """
+    """Adam (Kingma and Ba, 2015): a step along a running mean of the gradient, divided by
+    the running root mean square of its entries, so every weight moves at a similar pace."""
 
     def __init__(
         self,
@@ -81,16 +78,29 @@ class AdamOptimizer(Optimizer):
         self.moments: dict[Variable, tuple[np.ndarray, np.ndarray, int]] = {}
 
     def update(self, variable: Variable, grad: np.ndarray) -> None:
-        zeros = np.zeros_like(variable.value)
-        mean, square, steps = self.moments.get(variable, (zeros, zeros, 0))
-        mean = self.beta1 * mean + (1 - self.beta1) * grad
-        square = self.beta2 * square + (1 - self.beta2) * grad**2
-        steps += 1
-        self.moments[variable] = (mean, square, steps)
-        # Both averages start at zero; dividing by 1 - beta**steps removes that bias.
-        mean_hat = mean / (1 - self.beta1**steps)
-        square_hat = square / (1 - self.beta2**steps)
-        variable.value -= self.learning_rate * mean_hat / (np.sqrt(square_hat) + self.epsilon)
+        m, s, t = self.moments.get(variable, (0.0, 0.0, 0))
+        m = self.beta1 * m + (1 - self.beta1) * grad
+        s = self.beta2 * s + (1 - self.beta2) * grad**2
+        t += 1
+        self.moments[variable] = (m, s, t)
+        # Both averages start at zero; dividing by 1 - beta**t removes that bias.
+        m_hat, s_hat = m / (1 - self.beta1**t), s / (1 - self.beta2**t)
+        variable.value -= self.learning_rate * m_hat / (np.sqrt(s_hat) + self.epsilon)
+
+
+class AdamWOptimizer(AdamOptimizer):
+    """Adam with decoupled weight decay (Loshchilov and Hutter, 2019): before each Adam
+    step, every weight matrix is multiplied by ``1 - learning_rate * weight_decay``.
+    Variables with fewer than two axes, the biases, are not decayed."""
+
+    def __init__(self, learning_rate: float = 0.001, weight_decay: float = 0.01, **adam: float):
+        super().__init__(learning_rate, **adam)
+        self.weight_decay = weight_decay
+
+    def update(self, variable: Variable, grad: np.ndarray) -> None:
+        if variable.value.ndim >= 2:
+            variable.value *= 1 - self.learning_rate * self.weight_decay
+        super().update(variable, grad)
 
 
 def _positive(value: Any, name: str) -> float:
@@ -110,20 +120,22 @@ class minimization(Operation):
 
     def __init__(self, loss: Node, optimizer: Optimizer, name: str | None = None) -> None:
         super().__init__([loss], name)
-        self.loss = loss
-        self.optimizer = optimizer
+        self.loss, self.optimizer = loss, optimizer
         self.path = gradient_path(loss)
-        self.variables = [node for node in topological_order([loss]) if isinstance(node, Variable)]
         self.steps_taken = 0
 
     def evaluate(self, values: dict[Node, Any]) -> None:
-        loss_value = values[self.loss]
-        if not np.isfinite(loss_value).all():
-            raise FloatingPointError(
-                f"the loss {self.loss.name!r} is {loss_value} at training step "
-                f"{self.steps_taken + 1}; no variable was updated (try a smaller learning rate)"
-            )
-        grads = backpropagate(self.loss, values, self.path, keep_all=False)
-        for variable in self.variables:
-            self.optimizer.update(variable, grads[variable])
+        check_finite(self.loss, values[self.loss], step=self.steps_taken + 1)
+        for node, grad in backpropagate(self.loss, values, self.path):
+            if isinstance(node, Variable):
+                self.optimizer.update(node, grad)
         self.steps_taken += 1
+
+
+def check_finite(loss: Node, loss_value: Any, step: int) -> None:
+    """A FloatingPointError, before any Variable changes, if the loss is not finite."""
+    if not np.isfinite(loss_value).all():
+        raise FloatingPointError(
+            f"the loss {loss.name!r} is {loss_value} at training step {step}; "
+            "no variable was updated (try a smaller learning rate)"
+        )
