@@ -30,6 +30,30 @@ def test_every_page_of_the_toc_is_in_the_site(built_book, page):
             assert "tag_raises-exception" in cell["class"], cell.get_text()[:2000]
 
 
+# What the tests need and the reader does not: glued numbers, declared outputs (# expect:).
+MACHINERY = re.compile(r"# expect:|\bglue\(|myst_nb")
+
+
+def machinery_shown(html: str) -> list[str]:
+    """The code cells of a built page that show test machinery to the reader."""
+    cells = BeautifulSoup(html, "html.parser").select("div.cell_input")
+    return [cell.get_text()[:300] for cell in cells if MACHINERY.search(cell.get_text())]
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_no_code_cell_shows_test_machinery(built_book, page):
+    html = (ROOT / "_build" / "html" / f"{page}.html").read_text()
+    assert machinery_shown(html) == []
+
+
+def test_shown_machinery_is_caught():
+    page = '<div class="cell_input"><pre>{}</pre></div>'
+    assert machinery_shown(page.format("x = 1\nprint(x)")) == []
+    planted = ["print(x)\n# expect:\n# 1", "glue('x', x, display=False)", "from myst_nb import *"]
+    for code in planted:
+        assert machinery_shown(page.format(code)) == [code]
+
+
 def test_no_chapter_retypes_library_code():
     chapters = [ROOT / f"{page}.md" for page in toc_pages()]
     cell = re.compile(r"```\{code-cell\}.*?```", re.DOTALL)
@@ -37,3 +61,36 @@ def test_no_chapter_retypes_library_code():
     for chapter in chapters:
         for source in cell.findall(chapter.read_text()):
             assert not retyped.search(source), f"{chapter.name} re-types library code"
+
+
+LITERALINCLUDE = re.compile(r"```\{literalinclude\} (\S+)\n((?:[ \t]*:[\w-]+:.*\n)*)")
+LONGEST_LISTING = 25  # lines: a listing a reader takes in at a glance
+
+
+def listings(chapter: Path) -> list[tuple[str, str]]:
+    """Each literalinclude of ``chapter`` as (what it includes, the text the page shows)."""
+    from sphinx.config import Config
+    from sphinx.directives.code import LiteralIncludeReader
+
+    found = []
+    for path, options in LITERALINCLUDE.findall(chapter.read_text()):
+        option = dict(re.findall(r":([\w-]+):[ \t]*(.*)", options))
+        text, _ = LiteralIncludeReader(str(chapter.parent / path), option, Config()).read()
+        found.append((f"{path} {option}", text))
+    return found
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_every_listing_is_short_enough_to_read_at_a_glance(page):
+    chapter = ROOT / f"{page}.md"
+    long = {what: text.count("\n") for what, text in listings(chapter)}
+    long = {what: lines for what, lines in long.items() if lines > LONGEST_LISTING}
+    assert not long, f"{chapter.name}: listings of more than {LONGEST_LISTING} lines: {long}"
+
+
+def test_a_long_listing_is_caught(tmp_path):
+    (tmp_path / "chapter.md").write_text(
+        "```{literalinclude} " + str(ROOT / "deepscratch/graph.py") + "\n:pyobject: Node\n```\n"
+    )
+    ((what, text),) = listings(tmp_path / "chapter.md")
+    assert text.count("\n") > LONGEST_LISTING and "Node" in what
