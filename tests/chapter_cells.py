@@ -6,8 +6,8 @@ cell passes here if and only if it works in the built page: same display hooks, 
 inline matplotlib backend, same working directory. A kernel costs about a second
 to start, a price worth that guarantee.
 
-A cell may declare what it prints or returns in a comment block that ends it, which
-the reader sees on the page with the code:
+A cell may declare what it prints or returns in a comment block that ends it (the page
+leaves the block out: see _ext/declared_outputs.py):
 
     print(session.run(z, feed_dict={x: [1, 2]}))
     # expect:
@@ -31,8 +31,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from build_book import toc_pages
+from declared_outputs import declared_output
 
-EXPECT = re.compile(r"^# expect:[ \t]*\n((?:#.*(?:\n|$))*)\Z", re.MULTILINE)
 NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -131,9 +131,8 @@ class Cell(pytest.Item):
             raise CellError(
                 f"{self.cell.source}\n\nan error while displaying its result:\n{traceback}"
             )
-        expected = EXPECT.search(self.cell.source)
-        if expected:
-            declared = "\n".join(re.sub(r"^# ?", "", row) for row in expected.group(1).splitlines())
+        declared = declared_output(self.cell.source)
+        if declared is not None:
             actual = text_output(self.cell)
             if not output_matches(declared, actual):
                 run.failed_at = self.line
