@@ -11,8 +11,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-#: The colour of each class in the figures: class 0 is blue, class 1 red.
+#: The colour of each class in the figures, and its name: class 0 is blue, class 1 red.
 CLASS_COLORS = ("tab:blue", "tab:red")
+CLASS_NAMES = ("blue", "red")
 
 
 def _clusters(

@@ -9,18 +9,19 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
-from .datasets import CLASS_COLORS
+from .datasets import CLASS_COLORS, CLASS_NAMES
 from .graph import Node, placeholder
 from .session import Session
 
 
 def plot_classes(X: np.ndarray, c: np.ndarray, ax: Axes | None = None) -> Axes:
-    """Scatter the points ``X`` coloured by their one-hot classes ``c``."""
+    """Scatter the points ``X`` coloured by their one-hot classes ``c``: blue (class 0), red
+    (class 1); the legend says so."""
     ax = ax or plt.gca()
     labels = np.argmax(c, axis=1)
-    for label, color in enumerate(CLASS_COLORS):
+    for label, (color, name) in enumerate(zip(CLASS_COLORS, CLASS_NAMES, strict=True)):
         points = X[labels == label]
-        ax.scatter(points[:, 0], points[:, 1], color=color, s=18, label=f"class {label}")
+        ax.scatter(points[:, 0], points[:, 1], color=color, s=18, label=f"{name} (class {label})")
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     ax.set_aspect("equal", adjustable="box")
