@@ -1,9 +1,13 @@
 """Drawing computational graphs as SVG, in plain Python: no Graphviz to install.
 
-The layout is layered, left to right, as Graphviz's ``dot`` draws: a node's column is
-the length of the longest path to it, so every edge points rightwards. An edge that
-spans several columns passes through a waypoint in each column it crosses; waypoints
-are ordered and spaced like nodes, so long edges go around nodes rather than through them.
+The layout is layered, as Graphviz's ``dot`` draws: a node's rank is the length of the
+longest path to it, so every edge points the same way. An edge that spans several ranks
+passes through a waypoint in each rank it crosses; waypoints are ordered and spaced like
+nodes, so long edges go around nodes rather than through them.
+
+Ranks run left to right while the drawing stays narrow enough for its labels to be read on
+a phone (``MAX_WIDTH``); a longer graph is laid out top to bottom instead, where its length
+costs only scrolling.
 """
 
 from __future__ import annotations
@@ -18,10 +22,15 @@ from xml.sax.saxutils import escape, quoteattr
 from .graph import Graph, Node, Operation, Variable, constant, placeholder
 from .session import topological_order
 
-FONT, SMALL = 14, 11  # font sizes of a label's first line and of an operation's type
+FONT, SMALL = 14, 12  # font sizes of a label's first line and of an operation's type
 CHAR = 0.6  # estimated width of a character per unit of font size: no font metrics here
-HEIGHT, COLUMN_GAP, ROW_GAP, EDGE_GAP, MARGIN = 40, 64, 22, 14, 24
-PORT = 10  # vertical distance between the points where an operation's inputs arrive
+HEIGHT, ROW_GAP, EDGE_GAP, MARGIN = 40, 22, 14, 24
+# Between ranks, and between the points where an operation's inputs arrive, when the ranks
+# run left to right (False) or top to bottom (True).
+RANK_GAP, PORT = {False: 64, True: 40}, {False: 10, True: 20}
+# A book column is about 690 px wide on a desktop and 358 px on a 390 px phone. A drawing
+# at most this wide shows its smallest text at >= 9 px on the one and >= 6 px on the other.
+MAX_WIDTH = 700
 TEXT, EDGE = "#111827", "#4b5563"
 # (fill, stroke) of each kind of node; TEXT has a contrast ratio of 12 or more on every fill.
 STYLES = {
@@ -77,7 +86,10 @@ def draw(
         raise TypeError(f"draw() takes a Graph, a node or a list of nodes, got {target!r}")
     order = topological_order(fetches)  # every input before its consumers
     labels = {node: _label(node) for node in order}
-    layout = _Layout(order, labels)
+    layout = _Layout(order, labels, vertical=False)
+    if layout.width > MAX_WIDTH:
+        vertical = _Layout(order, labels, vertical=True)
+        layout = min(layout, vertical, key=lambda candidate: candidate.width)
 
     body = [_edge(layout, *edge, dy) for edge, dy in zip(layout.edges, layout.ports, strict=True)]
     for node in order:
@@ -109,47 +121,62 @@ def draw(
 
 
 class _Layout:
-    """Columns, order within columns, and coordinates of the nodes and waypoints."""
+    """Ranks, order within ranks, and coordinates of the nodes and waypoints.
 
-    def __init__(self, order: list[Node], labels: dict[Node, tuple[str, str | None]]) -> None:
+    Positions are worked out along the ranks (``along``: x when the ranks run left to right,
+    y when they run top to bottom) and across them; ``point`` turns them into x and y.
+    """
+
+    def __init__(
+        self, order: list[Node], labels: dict[Node, tuple[str, str | None]], vertical: bool
+    ) -> None:
+        self.vertical = vertical
         drawn = set(order)
-        self.column: dict = {}  # of nodes and of waypoints, which are (edge number, column)
+        self.rank: dict = {}  # of nodes and of waypoints, which are (edge number, rank)
         for node in order:
-            inputs = [self.column[i] for i in node.input_nodes if i in drawn]
-            self.column[node] = 1 + max(inputs, default=-1)
-        for node in order:  # an input sits just before its first consumer, not far left
-            consumers = [self.column[c] for c in node.consumers if c in drawn]
+            inputs = [self.rank[i] for i in node.input_nodes if i in drawn]
+            self.rank[node] = 1 + max(inputs, default=-1)
+        for node in order:  # an input sits just before its first consumer, not far back
+            consumers = [self.rank[c] for c in node.consumers if c in drawn]
             if not any(i in drawn for i in node.input_nodes) and consumers:
-                self.column[node] = min(consumers) - 1
+                self.rank[node] = min(consumers) - 1
         self.edges = []  # (input, consumer, chain of the input, waypoints and consumer)
-        self.before: dict = {node: [] for node in order}  # neighbours in the column before
-        self.after: dict = {node: [] for node in order}  # ... and in the column after
+        self.before: dict = {node: [] for node in order}  # neighbours in the rank before
+        self.after: dict = {node: [] for node in order}  # ... and in the rank after
         pairs = [(i, n) for n in order for i in n.input_nodes if i in drawn]
         for e, (source, consumer) in enumerate(pairs):
-            waypoints = [(e, c) for c in range(self.column[source] + 1, self.column[consumer])]
-            self.column.update({waypoint: waypoint[1] for waypoint in waypoints})
+            waypoints = [(e, r) for r in range(self.rank[source] + 1, self.rank[consumer])]
+            self.rank.update({waypoint: waypoint[1] for waypoint in waypoints})
             chain = [source, *waypoints, consumer]
             for a, b in pairwise(chain):
                 self.before.setdefault(b, []).append(a)
                 self.after.setdefault(a, []).append(b)
             self.edges.append((source, consumer, chain))
-        self.layers: list[list] = [[] for _ in range(max(self.column.values(), default=-1) + 1)]
-        for item, c in self.column.items():
-            self.layers[c].append(item)
+        self.layers: list[list] = [[] for _ in range(max(self.rank.values(), default=-1) + 1)]
+        for item, r in self.rank.items():
+            self.layers[r].append(item)
 
-        self.size = {item: (0.0, 0.0) for item in self.column}  # waypoints take only a gap
+        self.size = {item: (0.0, 0.0) for item in self.rank}  # waypoints take only a gap
         for node, (name, kind) in labels.items():
             text = max(len(name) * FONT, len(kind or "") * SMALL) * CHAR
             stretch = 1.25 if isinstance(node, Operation) else 1.0  # an ellipse's text is inset
             self.size[node] = (max(48.0, text * stretch + 24), float(HEIGHT))
-        # Sweeping columns rightwards (looking at the inputs) then leftwards (the consumers).
+        # Sweeping ranks forwards (looking at the inputs) then backwards (the consumers).
         self.sweeps = [(layer, self.before) for layer in self.layers[1:]]
         self.sweeps += [(layer, self.after) for layer in self.layers[-2::-1]]
-        self._order_columns()
+        self._order_ranks()
         self._place()
 
-    def _order_columns(self) -> None:
-        # Sorting each column by the mean position of its neighbours (the barycenter
+    def extent(self, item: object) -> tuple[float, float]:
+        """An item's size along the ranks' direction and across it."""
+        width, height = self.size[item]
+        return (height, width) if self.vertical else (width, height)
+
+    def point(self, along: float, across: float) -> tuple[float, float]:
+        return (across, along) if self.vertical else (along, across)
+
+    def _order_ranks(self) -> None:
+        # Sorting each rank by the mean position of its neighbours (the barycenter
         # heuristic) removes most crossings; a few sweeps each way suffice for the book.
         position = {item: i for layer in self.layers for i, item in enumerate(layer)}
         for _ in range(4):
@@ -161,59 +188,71 @@ class _Layout:
                 position.update({item: i for i, item in enumerate(layer)})
 
     def _place(self) -> None:
-        # Each column is pulled towards its neighbours, keeping its order and its gaps,
-        # so that edges run as straight as they can; the first sweep stacks the columns.
-        y = {item: 0.0 for item in self.column}
+        # Each rank is pulled towards its neighbours, keeping its order and its gaps, so
+        # that edges run as straight as they can; the first sweep stacks the ranks.
+        across = {item: 0.0 for item in self.rank}
         first = [(layer, self.before) for layer in self.layers]
         for sweeps in [first] + [self.sweeps] * 4:
             for layer, neighbours in sweeps:
-                wanted = [_mean([y[n] for n in neighbours[item]], y[item]) for item in layer]
+                wanted = [_mean([across[n] for n in neighbours[it]], across[it]) for it in layer]
                 placed = wanted[:1]
-                for (above, item), want in zip(pairwise(layer), wanted[1:], strict=True):
-                    gap = (self.size[above][1] + self.size[item][1]) / 2
-                    gap += ROW_GAP if self.size[item][1] and self.size[above][1] else EDGE_GAP
+                for (previous, item), want in zip(pairwise(layer), wanted[1:], strict=True):
+                    gap = (self.extent(previous)[1] + self.extent(item)[1]) / 2
+                    both_nodes = self.size[item][1] and self.size[previous][1]
+                    gap += ROW_GAP if both_nodes else EDGE_GAP
                     placed.append(max(want, placed[-1] + gap))
                 shift = _mean([w - p for w, p in zip(wanted, placed, strict=True)], 0.0)
-                y.update({item: p + shift for item, p in zip(layer, placed, strict=True)})
-        top = min((y[item] - self.size[item][1] / 2 for item in y), default=0.0)
-        self.y = {item: value - top + MARGIN for item, value in y.items()}
-        bottom = max((self.y[item] + self.size[item][1] / 2 for item in y), default=0.0)
-        self.height = bottom + MARGIN
-        self.left, x = [], float(MARGIN)  # each column's left edge and width
+                across.update({item: p + shift for item, p in zip(layer, placed, strict=True)})
+        low = min((across[it] - self.extent(it)[1] / 2 for it in across), default=0.0)
+        self.across = {item: value - low + MARGIN for item, value in across.items()}
+        high = max((self.across[it] + self.extent(it)[1] / 2 for it in across), default=0.0)
+        self.start, along = [], float(MARGIN)  # each rank's start along the ranks, and extent
         for layer in self.layers:
-            width = max(self.size[item][0] for item in layer)
-            self.left.append((x, width))
-            x += width + COLUMN_GAP
-        self.width = x - COLUMN_GAP + MARGIN if self.layers else 2.0 * MARGIN
+            thickness = max(self.extent(item)[0] for item in layer)
+            self.start.append((along, thickness))
+            along += thickness + RANK_GAP[self.vertical]
+        length = along - RANK_GAP[self.vertical] + MARGIN if self.layers else 2.0 * MARGIN
+        self.width, self.height = self.point(length, high + MARGIN)
         # Each input arrives at its own point, so multiply(x, x) shows two distinct edges;
-        # the points are in the order of the edges' heights, so that they do not cross.
+        # the points are in the order of the edges' positions, so that they do not cross.
         self.ports = [0.0] * len(self.edges)
         incoming: dict[Node, list[int]] = {}
         for e, (_, consumer, _) in enumerate(self.edges):
             incoming.setdefault(consumer, []).append(e)
-        for edges in incoming.values():
-            edges.sort(key=lambda e: self.y[self.edges[e][2][-2]])
-            spacing = min(PORT, (HEIGHT - 14) / max(len(edges) - 1, 1))
+        for consumer, edges in incoming.items():
+            edges.sort(key=lambda e: self.across[self.edges[e][2][-2]])
+            spacing = min(
+                PORT[self.vertical], (self.extent(consumer)[1] - 14) / max(len(edges) - 1, 1)
+            )
             for i, e in enumerate(edges):
                 self.ports[e] = (i - (len(edges) - 1) / 2) * spacing
-        self.x = {item: self.left[c][0] + self.left[c][1] / 2 for item, c in self.column.items()}
+        self.along = {
+            item: self.start[r][0] + self.start[r][1] / 2 for item, r in self.rank.items()
+        }
+        self.x = {item: self.point(self.along[item], self.across[item])[0] for item in self.rank}
+        self.y = {item: self.point(self.along[item], self.across[item])[1] for item in self.rank}
 
 
-def _edge(layout: _Layout, source: Node, consumer: Operation, chain: list, dy: float) -> str:
-    """A smooth path from the right of ``source`` to the left of ``consumer``, ``dy`` below
-    the consumer's middle."""
-    w, h = layout.size[consumer]
-    inset = w / 2 * (1 - (1 - (2 * dy / h) ** 2) ** 0.5)  # where the ellipse is at height dy
-    points = [(layout.x[source] + layout.size[source][0] / 2, layout.y[source])]
-    for waypoint in chain[1:-1]:  # cross the waypoint's column straight, at its height
-        left, width = layout.left[waypoint[1]]
-        points += [(left, layout.y[waypoint]), (left + width, layout.y[waypoint])]
-    points.append((layout.x[consumer] - w / 2 + inset, layout.y[consumer] + dy))
-    d = f"M{_n(points[0][0])},{_n(points[0][1])}"
-    for i, ((x0, y0), (x1, y1)) in enumerate(pairwise(points)):
-        middle = _n((x0 + x1) / 2)  # horizontal tangents at both ends make a smooth S
-        end = f"{_n(x1)},{_n(y1)}"
-        d += f" L{end}" if i % 2 else f" C{middle},{_n(y0)} {middle},{_n(y1)} {end}"
+def _edge(layout: _Layout, source: Node, consumer: Operation, chain: list, offset: float) -> str:
+    """A smooth path from the end of ``source`` to the start of ``consumer``, arriving
+    ``offset`` from the middle of its side."""
+    length, breadth = layout.extent(consumer)
+    inset = length / 2 * (1 - (1 - (2 * offset / breadth) ** 2) ** 0.5)  # the ellipse's edge
+    points = [(layout.along[source] + layout.extent(source)[0] / 2, layout.across[source])]
+    for waypoint in chain[1:-1]:  # cross the waypoint's rank straight, at its place
+        start, thickness = layout.start[waypoint[1]]
+        points += [(start, layout.across[waypoint]), (start + thickness, layout.across[waypoint])]
+    points.append((layout.along[consumer] - length / 2 + inset, layout.across[consumer] + offset))
+
+    def xy(along: float, across: float) -> str:
+        x, y = layout.point(along, across)
+        return f"{_n(x)},{_n(y)}"
+
+    d = f"M{xy(*points[0])}"
+    for i, ((a0, c0), (a1, c1)) in enumerate(pairwise(points)):
+        middle = (a0 + a1) / 2  # tangents along the ranks at both ends make a smooth S
+        end = xy(a1, c1)
+        d += f" L{end}" if i % 2 else f" C{xy(middle, c0)} {xy(middle, c1)} {end}"
     return (
         f'<path class="edge" d="{d}" fill="none" stroke="{EDGE}" stroke-width="1.5"'
         ' marker-end="url(#arrow)"/>'

@@ -24,7 +24,8 @@ from deepscratch import (
     sigmoid,
     softmax,
 )
-from deepscratch.drawing import GraphDrawing, draw
+from deepscratch.drawing import MAX_WIDTH, GraphDrawing, _label, _Layout, draw
+from deepscratch.graph import topological_order
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -186,12 +187,35 @@ def test_drawing_is_deterministic_across_processes():
     assert other == svg
 
 
-def test_consumers_are_right_of_their_inputs():
-    graph, _ = mlp()
-    groups = nodes(parse(draw(graph)))
+def downstream(drawing: GraphDrawing, graph: Graph) -> str:
+    """Where every consumer lies from its inputs: "right" or "below" (or "mixed")."""
+    groups = nodes(parse(drawing))
+    sides = set()
     for node in graph.nodes:
         for input_node in node.input_nodes:
-            assert box(groups[input_node.name])[2] < box(groups[node.name])[0]
+            source, consumer = box(groups[input_node.name]), box(groups[node.name])
+            if source[2] < consumer[0]:
+                sides.add("right")
+            elif source[3] < consumer[1]:
+                sides.add("below")
+            else:
+                sides.add("mixed")
+    return "/".join(sorted(sides))
+
+
+def test_a_small_graph_runs_left_to_right(diamond):
+    assert downstream(draw(diamond), diamond) == "right"
+
+
+def test_a_long_graph_runs_top_to_bottom_and_stays_narrow():
+    graph, _ = mlp()
+    drawing = draw(graph)
+    assert downstream(drawing, graph) == "below"
+    assert drawing.width <= MAX_WIDTH < drawing.height
+    # Laid out left to right, the same graph would be too wide to read on a phone.
+    order = topological_order(graph.nodes)
+    labels = {node: _label(node) for node in order}
+    assert _Layout(order, labels, vertical=False).width > MAX_WIDTH
 
 
 def test_a_list_of_fetches_draws_their_ancestors_only():
