@@ -358,6 +358,61 @@ def image_problems(page) -> list[str]:
     return page.evaluate(IMAGES_JS)
 
 
+# Legibility as a reader sees it, at the current viewport: for every figure in a cell's output,
+# a graph drawing's smallest label in CSS px, and a raster's image pixels per CSS pixel.
+FIGURES_JS = r"""async () => {
+  const found = [];
+  for (const img of document.querySelectorAll(".cell_output img")) {
+    const shown = img.getBoundingClientRect().width;
+    if (!shown) continue;
+    const src = img.getAttribute("src");
+    const bytes = (await (await fetch(img.src)).arrayBuffer()).byteLength;
+    if (!src.endsWith(".svg")) {
+      found.push({src, kind: "raster", bytes, density: img.naturalWidth / shown});
+      continue;
+    }
+    const text = await (await fetch(img.src)).text();
+    const svg = new DOMParser().parseFromString(text, "image/svg+xml").documentElement;
+    const sizes = [...svg.querySelectorAll("text")].map((t) => +t.getAttribute("font-size"));
+    const viewBox = (svg.getAttribute("viewBox") || "").split(/[\s,]+/).map(Number);
+    const width = viewBox.length === 4 ? viewBox[2] : parseFloat(svg.getAttribute("width"));
+    if (sizes.length && width) {
+      found.push({src, kind: "drawing", bytes, text: Math.min(...sizes) * shown / width});
+    }
+  }
+  return found;
+}"""
+
+SMALLEST_LABEL = {"desktop": 9.0, "phone": 6.0}  # CSS px
+SHARP_DENSITY = 1.5  # a raster's pixels per CSS pixel as shown: sharp on a HiDPI screen
+LARGEST_RASTER = 400_000  # bytes
+
+
+def figure_measures(page) -> list[dict]:
+    return page.evaluate(FIGURES_JS)
+
+
+def figure_problems(measures: list[dict], viewport: str) -> list[str]:
+    """Graph drawings whose smallest label is too small to read at this viewport, and raster
+    figures that are soft on a HiDPI screen or heavier than they need be."""
+    problems = []
+    for figure in measures:
+        where = f"{figure['src']} ({viewport})"
+        if figure["kind"] == "drawing" and figure["text"] < SMALLEST_LABEL[viewport]:
+            problems.append(
+                f"{where}: labels shown at {figure['text']:.1f} px, "
+                f"below {SMALLEST_LABEL[viewport]:g} px"
+            )
+        if figure["kind"] == "raster" and figure["density"] < SHARP_DENSITY:
+            problems.append(
+                f"{where}: {figure['density']:.2f} image pixels per CSS pixel, "
+                f"below {SHARP_DENSITY:g}"
+            )
+        if figure["kind"] == "raster" and figure["bytes"] > LARGEST_RASTER:
+            problems.append(f"{where}: {figure['bytes']} bytes, over {LARGEST_RASTER}")
+    return problems
+
+
 def language_problems(page) -> list[str]:
     lang = page.evaluate("() => document.documentElement.lang")
     return [] if lang.strip() else ["the page does not set its language (<html lang=...>)"]

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import site_checks
@@ -36,6 +37,8 @@ from site_checks import (
     describe_violation,
     executed_notebook,
     expected_outputs,
+    figure_measures,
+    figure_problems,
     image_problems,
     language_problems,
     load_problems,
@@ -75,6 +78,7 @@ class PageResult:
     violations: list[dict] = field(default_factory=list)
     screenshots: list[Path] = field(default_factory=list)
     page_widths: dict[str, int] = field(default_factory=dict)  # per viewport
+    figures: list[str] = field(default_factory=list)  # legibility problems, at both viewports
     seconds: dict[str, float] = field(default_factory=dict)  # per phase
 
 
@@ -122,6 +126,8 @@ class Site:
         axe = lap()
         stem = page.replace("/", "_")
         for width, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+            tab.set_viewport_size(viewport)
+            result.figures += figure_problems(figure_measures(tab), width)
             path = SCREENSHOTS / f"{stem}-{width}.jpg"
             result.page_widths[width] = self.tab.screenshot(path, viewport)
             result.screenshots.append(path)
@@ -209,6 +215,13 @@ def test_no_serious_accessibility_violation(site, page):
 def test_no_sideways_scrolling_on_a_phone(site, page):
     width = site.result(page).page_widths["phone"]
     assert width <= PHONE["width"], f"{page} is {width} px wide on a {PHONE['width']} px phone"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_figure_is_legible_on_a_desktop_and_a_phone(site, page):
+    """Graph drawings: labels at >= 9 px on a desktop, >= 6 px on a phone. Rasters: >= 1.5 image
+    pixels per CSS pixel (sharp on a HiDPI screen), and no heavier than they need be."""
+    no_problems(site.result(page).figures)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -310,6 +323,14 @@ BROKEN_PAGES = {
     "neighbours.html": HEAD.format(title="Neighbours")
     + '</head><body><main><h1>Neighbours</h1><a class="left-prev" href="elsewhere.html">back</a>'
     + "</main></body></html>",
+    # Images fit the column, as the book's theme makes them.
+    "figures.html": HEAD.format(title="Figures")
+    + "<style>img { max-width: 100%; height: auto }</style>"
+    + '</head><body><main><h1>Figures</h1><div class="cell_output">'
+    + '<img src="sharp.png" width="300" alt="A sharp raster.">'
+    + '<img src="narrow.svg" alt="A small graph.">'
+    + '<img src="soft.png" alt="A soft raster."><img src="heavy.png" width="300" alt="Noise.">'
+    + '<img src="wide.svg" alt="A wide graph."></div></main></body></html>',
     "inaccessible.html": "<!DOCTYPE html><html><head><title>Inaccessible</title></head><body>"
     + '<main><h1>Inaccessible</h1><img src="good.svg"><button></button>'
     + '<p style="color: #ccc; background: #fff">Faint text</p>'
@@ -325,6 +346,20 @@ def broken_site(browser, tmp_path_factory):
         (folder / name).write_text(html)
     (folder / "good.svg").write_text(GOOD_SVG)
     (folder / "broken.svg").write_text("<svg this is not XML")
+    # Figures: graph drawings with their smallest label at 14 units in a 200 or a 3000 unit wide
+    # picture; rasters drawn at two pixels per CSS pixel, at one, and a heavy one.
+    for name, width in (("narrow.svg", 200), ("wide.svg", 3000)):
+        (folder / name).write_text(
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="40"'
+            f' viewBox="0 0 {width} 40" style="max-width: 100%; height: auto">'
+            '<g class="node"><text x="10" y="20" font-size="14">W</text></g></svg>'
+        )
+    from PIL import Image
+
+    Image.new("RGB", (600, 200), "#369").save(folder / "sharp.png")
+    Image.new("RGB", (300, 100), "#369").save(folder / "soft.png")
+    noise = np.random.default_rng(0).integers(0, 256, (400, 600, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(folder / "heavy.png")
     # The same MathJax the site serves: sphinx-mathjax-offline's copy.
     package = importlib.util.find_spec("sphinx-mathjax-offline")
     assert package, "sphinx-mathjax-offline is not installed (pip install -e '.[book]')"
@@ -398,6 +433,23 @@ def test_a_missing_output_area_fails(broken_site):
         "code cell 1 has an output in the notebook but no output area on the page"
     ]
     assert output_problems(page, [True]) == ["the page shows 2 code cells, the notebook has 1"]
+
+
+def test_small_labels_soft_and_heavy_rasters_fail(broken_site):
+    _, page, _ = broken_site("figures.html")
+    page.set_viewport_size(DESKTOP)
+    desktop = figure_problems(figure_measures(page), "desktop")
+    page.set_viewport_size(PHONE)
+    phone = figure_problems(figure_measures(page), "phone")
+    for problems in (desktop, phone):
+        assert sorted(problem.split(" (")[0] for problem in problems) == [
+            "heavy.png",
+            "soft.png",
+            "wide.svg",
+        ], problems
+        text = "\n".join(problems)
+        assert "soft.png" in text.split("image pixels per CSS pixel")[0]
+        assert "wide.svg" in text.split("px, below")[0] and "bytes, over" in text
 
 
 def test_wrong_neighbour_links_fail(broken_site):
