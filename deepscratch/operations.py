@@ -260,23 +260,22 @@ def _reduce_mean_gradient(op: reduce_mean, grad: np.ndarray, output: np.ndarray,
 
 
 class softmax_cross_entropy(Operation):
-    """The cross-entropy ``-sum(c * log(softmax(logits)))`` in one numerically stable step.
+    """The cross-entropy of each row: ``-sum(c * log(softmax(logits)), axis=-1)``, in one
+    numerically stable step; ``reduce_mean`` of it is the mean loss per point.
 
-    ``log(softmax(a))`` is computed as ``a - logsumexp(a)`` along the last axis, so a
-    class that softmax would round to probability 0 costs a large but finite loss,
-    never ``log(0)``. Its gradient with respect to the logits is ``softmax(a) - c``
-    (for rows of ``c`` that sum to 1).
+    ``log(softmax(a))`` is computed as ``a - logsumexp(a)``, so a class that softmax
+    would round to probability 0 costs a large but finite loss, never ``log(0)``.
 
     >>> from deepscratch import Session, constant
-    >>> round(Session().run(softmax_cross_entropy(constant([[0.0, 0.0]]), constant([[1, 0]]))), 4)
-    0.6931
+    >>> Session().run(softmax_cross_entropy(constant([[0.0, 0.0]]), constant([[1, 0]])))
+    array([0.69314718])
     """
 
     def __init__(self, logits: Any, c: Any, name: str | None = None) -> None:
         super().__init__([logits, c], name)
 
     def compute(self, logits_value: np.ndarray, c_value: np.ndarray) -> np.ndarray:
-        return -np.sum(c_value * _log_softmax(logits_value))
+        return -np.sum(c_value * _log_softmax(logits_value), axis=-1)
 
 
 def _log_softmax(a: np.ndarray) -> np.ndarray:
@@ -293,9 +292,10 @@ def _softmax_cross_entropy_gradient(
     c: np.ndarray,
 ):
     log_p = _log_softmax(logits)
+    G = np.expand_dims(grad, -1)  # one gradient per row, for every entry of the row
     return (
-        lambda: grad * (np.exp(log_p) * np.sum(c, axis=-1, keepdims=True) - c),
-        lambda: -grad * log_p,
+        lambda: G * (np.exp(log_p) * np.sum(c, axis=-1, keepdims=True) - c),
+        lambda: -G * log_p,
     )
 
 
