@@ -368,7 +368,10 @@ FIGURES_JS = r"""async () => {
     const src = img.getAttribute("src");
     const bytes = (await (await fetch(img.src)).arrayBuffer()).byteLength;
     if (!src.endsWith(".svg")) {
-      found.push({src, kind: "raster", bytes, density: img.naturalWidth / shown});
+      // The size the figure was drawn for (myst-nb writes a retina figure's into the style).
+      const drawn = parseFloat(img.style.width) || +img.getAttribute("width") || img.naturalWidth;
+      const density = img.naturalWidth / shown;
+      found.push({src, kind: "raster", bytes, density, scale: shown / drawn});
       continue;
     }
     const text = await (await fetch(img.src)).text();
@@ -384,6 +387,8 @@ FIGURES_JS = r"""async () => {
 }"""
 
 SMALLEST_LABEL = {"desktop": 9.0, "phone": 6.0}  # CSS px
+# Matplotlib's 10 pt text at its 100 dpi is this many CSS px when a figure is shown at its size.
+FIGURE_TEXT = 10 * 100 / 72
 SHARP_DENSITY = 1.5  # a raster's pixels per CSS pixel as shown: sharp on a HiDPI screen
 LARGEST_RASTER = 400_000  # bytes
 
@@ -408,6 +413,11 @@ def figure_problems(measures: list[dict], viewport: str) -> list[str]:
                 f"{where}: {figure['density']:.2f} image pixels per CSS pixel, "
                 f"below {SHARP_DENSITY:g}"
             )
+        # A figure wider than the column is shrunk with its text. (Checked on a desktop only:
+        # side-by-side panels cannot reflow for a phone, where a reader can zoom: they are sharp.)
+        text = FIGURE_TEXT * figure.get("scale", 1)
+        if viewport == "desktop" and figure["kind"] == "raster" and text < SMALLEST_LABEL[viewport]:
+            problems.append(f"{where}: its text shrunk to about {text:.1f} px")
         if figure["kind"] == "raster" and figure["bytes"] > LARGEST_RASTER:
             problems.append(f"{where}: {figure['bytes']} bytes, over {LARGEST_RASTER}")
     return problems
