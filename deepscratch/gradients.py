@@ -94,13 +94,13 @@ def backpropagate(
 
     ``values`` are the forward values of one run, ``path`` is ``gradient_path(loss)``.
     Each operation is reached only after all of its consumers have passed back their
-    shares, so its gradient is complete: it is handed out at once, then forgotten here.
+    shares, so its gradient is complete: it is handed out at once, then passed on to the
+    operation's inputs and forgotten here.
     """
     grads = {loss: np.ones_like(values[loss])}
     for op, needed in path:
-        grad = grads.pop(op)
-        yield op, grad
-        for node, share in input_gradients(op, grad, values, needed):
+        yield op, grads[op]
+        for node, share in input_gradients(op, grads.pop(op), values, needed):
             grads[node] = grads[node] + share if node in grads else share
     yield from grads.items()  # the Variables, complete once the whole path is done
 
