@@ -1,4 +1,5 @@
-"""deepscratch: the deep-learning library built in *Deep Learning From Scratch*.
+"""deepscratch: the deep-learning library built in
+*Deep Learning From Scratch*.
 
 A TensorFlow-1-style computational graph engine in plain numpy::
 

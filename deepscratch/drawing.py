@@ -1,13 +1,15 @@
-"""Drawing computational graphs as SVG, in plain Python: no Graphviz to install.
+"""Drawing computational graphs as SVG, in plain Python: no Graphviz to
+install.
 
-The layout is layered, as Graphviz's ``dot`` draws: a node's rank is the length of the
-longest path to it, so every edge points the same way. An edge that spans several ranks
-passes through a waypoint in each rank it crosses; waypoints are ordered and spaced like
-nodes, so long edges go around nodes rather than through them.
+The layout is layered, as Graphviz's ``dot`` draws: a node's rank is the length
+of the longest path to it, so every edge points the same way. An edge that
+spans several ranks passes through a waypoint in each rank it crosses;
+waypoints are ordered and spaced like nodes, so long edges go around nodes
+rather than through them.
 
-Ranks run left to right while the drawing stays narrow enough for its labels to be read on
-a phone (``MAX_WIDTH``); a longer graph is laid out top to bottom instead, where its length
-costs only scrolling.
+Ranks run left to right while the drawing stays narrow enough for its labels to
+be read on a phone (``MAX_WIDTH``); a longer graph is laid out top to bottom
+instead, where its length costs only scrolling.
 """
 
 from __future__ import annotations
@@ -22,17 +24,21 @@ from xml.sax.saxutils import escape, quoteattr
 from .graph import Graph, Node, Operation, Variable, constant, placeholder
 from .session import topological_order
 
-FONT, SMALL = 14, 12  # font sizes of a label's first line and of an operation's type
-CHAR = 0.6  # estimated width of a character per unit of font size: no font metrics here
+# The font sizes of a label's first line and of an operation's type.
+FONT, SMALL = 14, 12
+# estimated width of a character per unit of font size: no font metrics here
+CHAR = 0.6
 HEIGHT, ROW_GAP, EDGE_GAP, MARGIN = 40, 22, 14, 24
-# Between ranks, and between the points where an operation's inputs arrive, when the ranks
-# run left to right (False) or top to bottom (True).
+# Between ranks, and between the points where an operation's inputs arrive,
+# when the ranks run left to right (False) or top to bottom (True).
 RANK_GAP, PORT = {False: 64, True: 40}, {False: 10, True: 20}
-# A book column is about 690 px wide on a desktop and 358 px on a 390 px phone. A drawing
-# at most this wide shows its smallest text at >= 9 px on the one and >= 6 px on the other.
+# A book column is about 690 px wide on a desktop and 358 px on a 390 px phone.
+# A drawing at most this wide shows its smallest text at >= 9 px on the one and
+# >= 6 px on the other.
 MAX_WIDTH = 700
 TEXT, EDGE = "#111827", "#4b5563"
-# (fill, stroke) of each kind of node; TEXT has a contrast ratio of 12 or more on every fill.
+# (fill, stroke) of each kind of node; TEXT has a contrast ratio of 12 or more
+# on every fill.
 STYLES = {
     placeholder: ("#dbeafe", "#1d4ed8"),
     Variable: ("#dcfce7", "#15803d"),
@@ -42,10 +48,18 @@ STYLES = {
 
 
 class GraphDrawing:
-    """An SVG drawing of a graph. Jupyter shows it, and myst-nb puts it into the book's pages."""
+    """An SVG drawing of a graph. Jupyter shows it, and myst-nb puts it into
+    the book's pages."""
 
-    def __init__(self, svg: str, node_count: int, width: float, height: float) -> None:
-        self.svg, self.node_count, self.width, self.height = svg, node_count, width, height
+    def __init__(
+        self, svg: str, node_count: int, width: float, height: float
+    ) -> None:
+        self.svg, self.node_count, self.width, self.height = (
+            svg,
+            node_count,
+            width,
+            height,
+        )
 
     def _repr_svg_(self) -> str:
         return self.svg
@@ -55,7 +69,10 @@ class GraphDrawing:
         Path(path).write_text(self.svg, encoding="utf-8")
 
     def __repr__(self) -> str:
-        return f"<GraphDrawing of {self.node_count} nodes, {self.width:g}x{self.height:g} px>"
+        return (
+            f"<GraphDrawing of {self.node_count} nodes, "
+            f"{self.width:g}x{self.height:g} px>"
+        )
 
 
 def draw(
@@ -64,11 +81,13 @@ def draw(
     annotations: Mapping[Node, object] | None = None,
     title: str | None = None,
 ) -> GraphDrawing:
-    """Draw a whole ``Graph``, or a node or a list of nodes together with all their ancestors.
+    """Draw a whole ``Graph``, or a node or a list of nodes together with all
+    their ancestors.
 
-    ``annotations`` maps nodes to a short text shown in a badge at their corner, such as
-    the order in which backpropagation visits them; nodes that are not drawn are ignored.
-    ``title`` is what screen readers announce (by default, a summary of the nodes).
+    ``annotations`` maps nodes to a short text shown in a badge at their
+    corner, such as the order in which backpropagation visits them; nodes that
+    are not drawn are ignored. ``title`` is what screen readers announce (by
+    default, a summary of the nodes).
 
     >>> from deepscratch import Graph, placeholder
     >>> with Graph().as_default():
@@ -83,7 +102,9 @@ def draw(
     else:
         fetches = [target] if isinstance(target, Node) else list(target)
     if not all(isinstance(node, Node) for node in fetches):
-        raise TypeError(f"draw() takes a Graph, a node or a list of nodes, got {target!r}")
+        raise TypeError(
+            f"draw() takes a Graph, a node or a list of nodes, got {target!r}"
+        )
     order = topological_order(fetches)  # every input before its consumers
     labels = {node: _label(node) for node in order}
     layout = _Layout(order, labels, vertical=False)
@@ -91,14 +112,24 @@ def draw(
         vertical = _Layout(order, labels, vertical=True)
         layout = min(layout, vertical, key=lambda candidate: candidate.width)
 
-    body = [_edge(layout, *edge, dy) for edge, dy in zip(layout.edges, layout.ports, strict=True)]
+    body = [
+        _edge(layout, *edge, dy)
+        for edge, dy in zip(layout.edges, layout.ports, strict=True)
+    ]
     for node in order:
-        body += _node(node, labels[node], layout, (annotations or {}).get(node))
+        body += _node(
+            node, labels[node], layout, (annotations or {}).get(node)
+        )
     content = "\n".join(body)
     names = [labels[node][0] for node in order]
-    summary = ": " + ", ".join(names[:12]) + (", ..." if len(names) > 12 else "") if names else ""
+    summary = (
+        ": " + ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+        if names
+        else ""
+    )
     title = title or f"Computational graph with {len(order)} nodes{summary}"
-    # Every SVG of a page shares one namespace of ids: derive the marker's from the content.
+    # Every SVG of a page shares one namespace of ids: derive the marker's from
+    # the content.
     arrow = "arrow-" + hashlib.sha1(content.encode()).hexdigest()[:10]
     w, h = _n(layout.width), _n(layout.height)
     svg = "\n".join(
@@ -108,11 +139,14 @@ def draw(
             ' style="max-width: 100%; height: auto"'
             ' font-family="DejaVu Sans, Verdana, Arial, sans-serif">',
             f"<title>{escape(title)}</title>",
-            f'<defs><marker id="{arrow}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7"'
-            f' markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{EDGE}"/>'
+            f'<defs><marker id="{arrow}" viewBox="0 0 10 10" refX="10"'
+            ' refY="5" markerWidth="7" markerHeight="7" orient="auto">'
+            f'<path d="M0,0 L10,5 L0,10 z" fill="{EDGE}"/>'
             "</marker></defs>",
-            # A light background keeps the dark text and edges legible on a dark-mode page.
-            '<rect class="background" width="100%" height="100%" fill="#ffffff" rx="6"/>',
+            # A light background keeps the dark text and edges legible on a
+            # dark-mode page.
+            '<rect class="background" width="100%" height="100%"'
+            ' fill="#ffffff" rx="6"/>',
             content.replace("url(#arrow)", f"url(#{arrow})"),
             "</svg>",
         ]
@@ -123,45 +157,61 @@ def draw(
 class _Layout:
     """Ranks, order within ranks, and coordinates of the nodes and waypoints.
 
-    Positions are worked out along the ranks (``along``: x when the ranks run left to right,
-    y when they run top to bottom) and across them; ``point`` turns them into x and y.
+    Positions are worked out along the ranks (``along``: x when the ranks run
+    left to right, y when they run top to bottom) and across them; ``point``
+    turns them into x and y.
     """
 
     def __init__(
-        self, order: list[Node], labels: dict[Node, tuple[str, str | None]], vertical: bool
+        self,
+        order: list[Node],
+        labels: dict[Node, tuple[str, str | None]],
+        vertical: bool,
     ) -> None:
         self.vertical = vertical
         drawn = set(order)
-        self.rank: dict = {}  # of nodes and of waypoints, which are (edge number, rank)
+        # of nodes and of waypoints, which are (edge number, rank)
+        self.rank: dict = {}
         for node in order:
             inputs = [self.rank[i] for i in node.input_nodes if i in drawn]
             self.rank[node] = 1 + max(inputs, default=-1)
-        for node in order:  # an input sits just before its first consumer, not far back
+        # An input sits just before its first consumer, not far back.
+        for node in order:
             consumers = [self.rank[c] for c in node.consumers if c in drawn]
             if not any(i in drawn for i in node.input_nodes) and consumers:
                 self.rank[node] = min(consumers) - 1
-        self.edges = []  # (input, consumer, chain of the input, waypoints and consumer)
-        self.before: dict = {node: [] for node in order}  # neighbours in the rank before
-        self.after: dict = {node: [] for node in order}  # ... and in the rank after
+        # (input, consumer, chain of the input, waypoints and consumer)
+        self.edges = []
+        # The neighbours of each item in the rank before and in the rank after.
+        self.before: dict = {node: [] for node in order}
+        self.after: dict = {node: [] for node in order}
         pairs = [(i, n) for n in order for i in n.input_nodes if i in drawn]
         for e, (source, consumer) in enumerate(pairs):
-            waypoints = [(e, r) for r in range(self.rank[source] + 1, self.rank[consumer])]
+            waypoints = [
+                (e, r)
+                for r in range(self.rank[source] + 1, self.rank[consumer])
+            ]
             self.rank.update({waypoint: waypoint[1] for waypoint in waypoints})
             chain = [source, *waypoints, consumer]
             for a, b in pairwise(chain):
                 self.before.setdefault(b, []).append(a)
                 self.after.setdefault(a, []).append(b)
             self.edges.append((source, consumer, chain))
-        self.layers: list[list] = [[] for _ in range(max(self.rank.values(), default=-1) + 1)]
+        self.layers: list[list] = [
+            [] for _ in range(max(self.rank.values(), default=-1) + 1)
+        ]
         for item, r in self.rank.items():
             self.layers[r].append(item)
 
-        self.size = {item: (0.0, 0.0) for item in self.rank}  # waypoints take only a gap
+        # Waypoints take only a gap.
+        self.size = {item: (0.0, 0.0) for item in self.rank}
         for node, (name, kind) in labels.items():
             text = max(len(name) * FONT, len(kind or "") * SMALL) * CHAR
-            stretch = 1.25 if isinstance(node, Operation) else 1.0  # an ellipse's text is inset
+            # An ellipse's text is inset.
+            stretch = 1.25 if isinstance(node, Operation) else 1.0
             self.size[node] = (max(48.0, text * stretch + 24), float(HEIGHT))
-        # Sweeping ranks forwards (looking at the inputs) then backwards (the consumers).
+        # Sweeping ranks forwards (looking at the inputs) then backwards (the
+        # consumers).
         self.sweeps = [(layer, self.before) for layer in self.layers[1:]]
         self.sweeps += [(layer, self.after) for layer in self.layers[-2::-1]]
         self._order_ranks()
@@ -176,45 +226,78 @@ class _Layout:
         return (across, along) if self.vertical else (along, across)
 
     def _order_ranks(self) -> None:
-        # Sorting each rank by the mean position of its neighbours (the barycenter
-        # heuristic) removes most crossings; a few sweeps each way suffice for the book.
-        position = {item: i for layer in self.layers for i, item in enumerate(layer)}
+        # Sorting each rank by the mean position of its neighbours (the
+        # barycenter heuristic) removes most crossings; a few sweeps each way
+        # suffice for the book.
+        position = {
+            item: i for layer in self.layers for i, item in enumerate(layer)
+        }
         for _ in range(4):
             for layer, neighbours in self.sweeps:
                 mean = {
-                    it: _mean([position[n] for n in neighbours[it]], position[it]) for it in layer
+                    it: _mean(
+                        [position[n] for n in neighbours[it]], position[it]
+                    )
+                    for it in layer
                 }
-                layer.sort(key=mean.__getitem__)  # a stable sort: ties keep their order
+                # A stable sort: ties keep their order.
+                layer.sort(key=mean.__getitem__)
                 position.update({item: i for i, item in enumerate(layer)})
 
     def _place(self) -> None:
-        # Each rank is pulled towards its neighbours, keeping its order and its gaps, so
-        # that edges run as straight as they can; the first sweep stacks the ranks.
+        # Each rank is pulled towards its neighbours, keeping its order and its
+        # gaps, so that edges run as straight as they can; the first sweep
+        # stacks the ranks.
         across = {item: 0.0 for item in self.rank}
         first = [(layer, self.before) for layer in self.layers]
         for sweeps in [first] + [self.sweeps] * 4:
             for layer, neighbours in sweeps:
-                wanted = [_mean([across[n] for n in neighbours[it]], across[it]) for it in layer]
+                wanted = [
+                    _mean([across[n] for n in neighbours[it]], across[it])
+                    for it in layer
+                ]
                 placed = wanted[:1]
-                for (previous, item), want in zip(pairwise(layer), wanted[1:], strict=True):
+                for (previous, item), want in zip(
+                    pairwise(layer), wanted[1:], strict=True
+                ):
                     gap = (self.extent(previous)[1] + self.extent(item)[1]) / 2
                     both_nodes = self.size[item][1] and self.size[previous][1]
                     gap += ROW_GAP if both_nodes else EDGE_GAP
                     placed.append(max(want, placed[-1] + gap))
-                shift = _mean([w - p for w, p in zip(wanted, placed, strict=True)], 0.0)
-                across.update({item: p + shift for item, p in zip(layer, placed, strict=True)})
-        low = min((across[it] - self.extent(it)[1] / 2 for it in across), default=0.0)
-        self.across = {item: value - low + MARGIN for item, value in across.items()}
-        high = max((self.across[it] + self.extent(it)[1] / 2 for it in across), default=0.0)
-        self.start, along = [], float(MARGIN)  # each rank's start along the ranks, and extent
+                shift = _mean(
+                    [w - p for w, p in zip(wanted, placed, strict=True)], 0.0
+                )
+                across.update(
+                    {
+                        item: p + shift
+                        for item, p in zip(layer, placed, strict=True)
+                    }
+                )
+        low = min(
+            (across[it] - self.extent(it)[1] / 2 for it in across), default=0.0
+        )
+        self.across = {
+            item: value - low + MARGIN for item, value in across.items()
+        }
+        high = max(
+            (self.across[it] + self.extent(it)[1] / 2 for it in across),
+            default=0.0,
+        )
+        # Each rank's start along the ranks, and its extent.
+        self.start, along = [], float(MARGIN)
         for layer in self.layers:
             thickness = max(self.extent(item)[0] for item in layer)
             self.start.append((along, thickness))
             along += thickness + RANK_GAP[self.vertical]
-        length = along - RANK_GAP[self.vertical] + MARGIN if self.layers else 2.0 * MARGIN
+        length = (
+            along - RANK_GAP[self.vertical] + MARGIN
+            if self.layers
+            else 2.0 * MARGIN
+        )
         self.width, self.height = self.point(length, high + MARGIN)
-        # Each input arrives at its own point, so multiply(x, x) shows two distinct edges;
-        # the points are in the order of the edges' positions, so that they do not cross.
+        # Each input arrives at its own point, so multiply(x, x) shows two
+        # distinct edges; the points are in the order of the edges' positions,
+        # so that they do not cross.
         self.ports = [0.0] * len(self.edges)
         incoming: dict[Node, list[int]] = {}
         for e, (_, consumer, _) in enumerate(self.edges):
@@ -222,27 +305,56 @@ class _Layout:
         for consumer, edges in incoming.items():
             edges.sort(key=lambda e: self.across[self.edges[e][2][-2]])
             spacing = min(
-                PORT[self.vertical], (self.extent(consumer)[1] - 14) / max(len(edges) - 1, 1)
+                PORT[self.vertical],
+                (self.extent(consumer)[1] - 14) / max(len(edges) - 1, 1),
             )
             for i, e in enumerate(edges):
                 self.ports[e] = (i - (len(edges) - 1) / 2) * spacing
         self.along = {
-            item: self.start[r][0] + self.start[r][1] / 2 for item, r in self.rank.items()
+            item: self.start[r][0] + self.start[r][1] / 2
+            for item, r in self.rank.items()
         }
-        self.x = {item: self.point(self.along[item], self.across[item])[0] for item in self.rank}
-        self.y = {item: self.point(self.along[item], self.across[item])[1] for item in self.rank}
+        self.x = {
+            item: self.point(self.along[item], self.across[item])[0]
+            for item in self.rank
+        }
+        self.y = {
+            item: self.point(self.along[item], self.across[item])[1]
+            for item in self.rank
+        }
 
 
-def _edge(layout: _Layout, source: Node, consumer: Operation, chain: list, offset: float) -> str:
-    """A smooth path from the end of ``source`` to the start of ``consumer``, arriving
-    ``offset`` from the middle of its side."""
+def _edge(
+    layout: _Layout,
+    source: Node,
+    consumer: Operation,
+    chain: list,
+    offset: float,
+) -> str:
+    """A smooth path from the end of ``source`` to the start of ``consumer``,
+    arriving ``offset`` from the middle of its side."""
     length, breadth = layout.extent(consumer)
-    inset = length / 2 * (1 - (1 - (2 * offset / breadth) ** 2) ** 0.5)  # the ellipse's edge
-    points = [(layout.along[source] + layout.extent(source)[0] / 2, layout.across[source])]
-    for waypoint in chain[1:-1]:  # cross the waypoint's rank straight, at its place
+    # Where the ellipse's edge is, this far from the middle of its side.
+    inset = length / 2 * (1 - (1 - (2 * offset / breadth) ** 2) ** 0.5)
+    points = [
+        (
+            layout.along[source] + layout.extent(source)[0] / 2,
+            layout.across[source],
+        )
+    ]
+    # Cross each waypoint's rank straight, at its place.
+    for waypoint in chain[1:-1]:
         start, thickness = layout.start[waypoint[1]]
-        points += [(start, layout.across[waypoint]), (start + thickness, layout.across[waypoint])]
-    points.append((layout.along[consumer] - length / 2 + inset, layout.across[consumer] + offset))
+        points += [
+            (start, layout.across[waypoint]),
+            (start + thickness, layout.across[waypoint]),
+        ]
+    points.append(
+        (
+            layout.along[consumer] - length / 2 + inset,
+            layout.across[consumer] + offset,
+        )
+    )
 
     def xy(along: float, across: float) -> str:
         x, y = layout.point(along, across)
@@ -250,25 +362,47 @@ def _edge(layout: _Layout, source: Node, consumer: Operation, chain: list, offse
 
     d = f"M{xy(*points[0])}"
     for i, ((a0, c0), (a1, c1)) in enumerate(pairwise(points)):
-        middle = (a0 + a1) / 2  # tangents along the ranks at both ends make a smooth S
+        middle = (
+            a0 + a1
+        ) / 2  # tangents along the ranks at both ends make a smooth S
         end = xy(a1, c1)
-        d += f" L{end}" if i % 2 else f" C{xy(middle, c0)} {xy(middle, c1)} {end}"
+        d += (
+            f" L{end}"
+            if i % 2
+            else f" C{xy(middle, c0)} {xy(middle, c1)} {end}"
+        )
     return (
-        f'<path class="edge" d="{d}" fill="none" stroke="{EDGE}" stroke-width="1.5"'
-        ' marker-end="url(#arrow)"/>'
+        f'<path class="edge" d="{d}" fill="none" stroke="{EDGE}"'
+        ' stroke-width="1.5" marker-end="url(#arrow)"/>'
     )
 
 
-def _node(node: Node, label: tuple[str, str | None], layout: _Layout, note: object) -> list[str]:
-    """The shape, label and badge of ``node``, in a group titled with its full name."""
-    (name, kind), (w, h), x, y = label, layout.size[node], layout.x[node], layout.y[node]
-    fill, stroke = next(style for cls, style in STYLES.items() if isinstance(node, cls))
+def _node(
+    node: Node, label: tuple[str, str | None], layout: _Layout, note: object
+) -> list[str]:
+    """The shape, label and badge of ``node``, in a group titled with its full
+    name."""
+    (name, kind), (w, h), x, y = (
+        label,
+        layout.size[node],
+        layout.x[node],
+        layout.y[node],
+    )
+    fill, stroke = next(
+        style for cls, style in STYLES.items() if isinstance(node, cls)
+    )
     if isinstance(node, Operation):
         css = "operation"
-        shape = f'<ellipse cx="{_n(x)}" cy="{_n(y)}" rx="{_n(w / 2)}" ry="{_n(h / 2)}"'
+        shape = (
+            f'<ellipse cx="{_n(x)}" cy="{_n(y)}"'
+            f' rx="{_n(w / 2)}" ry="{_n(h / 2)}"'
+        )
     else:
         css = type(node).__name__
-        shape = f'<rect x="{_n(x - w / 2)}" y="{_n(y - h / 2)}" width="{_n(w)}" height="{_n(h)}"'
+        shape = (
+            f'<rect x="{_n(x - w / 2)}" y="{_n(y - h / 2)}"'
+            f' width="{_n(w)}" height="{_n(h)}"'
+        )
         shape += ' rx="8"'
     lines = [
         f'<g class="node {css}"><title>{escape(node.name)}</title>',
@@ -277,33 +411,47 @@ def _node(node: Node, label: tuple[str, str | None], layout: _Layout, note: obje
     if kind is None:
         lines.append(_text(x, y + FONT * 0.35, FONT, name))
     else:
-        lines += [_text(x, y - 2, FONT, name), _text(x, y + 13, SMALL, kind, "#374151")]
+        lines += [
+            _text(x, y - 2, FONT, name),
+            _text(x, y + 13, SMALL, kind, "#374151"),
+        ]
     if note is not None:
         badge = max(18.0, len(str(note)) * SMALL * CHAR + 8)
-        bx, by = x + w / 2 - badge / 2, y - h / 2  # a pill on the top right corner
+        # A pill on the top right corner.
+        bx, by = x + w / 2 - badge / 2, y - h / 2
         lines.append(
-            f'<rect class="badge" x="{_n(bx - badge / 2)}" y="{_n(by - 9)}" width="{_n(badge)}"'
-            ' height="18" rx="9" fill="#1e3a8a"/>'
+            f'<rect class="badge" x="{_n(bx - badge / 2)}" y="{_n(by - 9)}"'
+            f' width="{_n(badge)}" height="18" rx="9" fill="#1e3a8a"/>'
         )
-        lines.append(_text(bx, by + 4, SMALL, str(note), "#ffffff", ' font-weight="bold"'))
+        lines.append(
+            _text(
+                bx, by + 4, SMALL, str(note), "#ffffff", ' font-weight="bold"'
+            )
+        )
     return [*lines, "</g>"]
 
 
 def _label(node: Node) -> tuple[str, str | None]:
-    """A node's name, and an operation's type to show under it (None when not needed)."""
+    """A node's name, and an operation's type to show under it (None when not
+    needed)."""
     kind = type(node).__name__
     automatic = re.fullmatch(re.escape(kind) + r"_\d+", node.name) is not None
     if isinstance(node, Operation):
         return (kind, None) if automatic else (node.name, kind)
-    if isinstance(node, constant) and automatic:  # the 2 of ``2 * x`` reads best as "2"
-        return (f"{node.value.item():g}" if node.value.size == 1 else "constant"), None
+    # The 2 of ``2 * x`` reads best as "2".
+    if isinstance(node, constant) and automatic:
+        return (
+            f"{node.value.item():g}" if node.value.size == 1 else "constant"
+        ), None
     return node.name, None
 
 
-def _text(x: float, y: float, size: int, text: str, fill: str = TEXT, extra: str = "") -> str:
+def _text(
+    x: float, y: float, size: int, text: str, fill: str = TEXT, extra: str = ""
+) -> str:
     return (
-        f'<text x="{_n(x)}" y="{_n(y)}" font-size="{size}" text-anchor="middle"'
-        f' fill="{fill}"{extra}>{escape(text)}</text>'
+        f'<text x="{_n(x)}" y="{_n(y)}" font-size="{size}"'
+        f' text-anchor="middle" fill="{fill}"{extra}>{escape(text)}</text>'
     )
 
 
@@ -312,5 +460,6 @@ def _mean(values: list[float], default: float) -> float:
 
 
 def _n(value: float) -> str:
-    """A coordinate with one decimal at most: short, and the same in every process."""
+    """A coordinate with one decimal at most: short, and the same in every
+    process."""
     return f"{round(value, 1) + 0.0:g}"

@@ -1,4 +1,5 @@
-"""Backpropagation: the gradient of a loss with respect to every node that leads to it."""
+"""Backpropagation: the gradient of a loss with respect to every node that
+leads to it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from .graph import Node, Operation, Variable, topological_order
 
 GradientFunction = Callable[..., Any]
 
-#: Each operation type (the class itself, not its name) mapped to its gradient function.
+#: Each operation type (the class itself, not its name) mapped to its gradient
+#: function.
 gradient_registry: dict[type[Operation], GradientFunction] = {}
 
 
@@ -20,14 +22,16 @@ class RegisterGradient:
 
     ``op_type`` is the operation class, or its name as in the original text
     (``@RegisterGradient("add")``). The function is called as
-    ``gradient(op, grad, output, *inputs)``: the operation, the gradient of the loss
-    with respect to its output, and the output and input values of the current run.
-    It returns the gradient with respect to each input (a tuple, or a single array
-    for an operation with one input).
+    ``gradient(op, grad, output, *inputs)``: the operation, the gradient of the
+    loss with respect to its output, and the output and input values of the
+    current run. It returns the gradient with respect to each input (a tuple,
+    or a single array for an operation with one input).
     """
 
     def __init__(self, op_type: type[Operation] | str) -> None:
-        self.op_type = _operation_class(op_type) if isinstance(op_type, str) else op_type
+        self.op_type = (
+            _operation_class(op_type) if isinstance(op_type, str) else op_type
+        )
 
     def __call__(self, gradient: GradientFunction) -> GradientFunction:
         gradient_registry[self.op_type] = gradient
@@ -35,7 +39,8 @@ class RegisterGradient:
 
 
 def _operation_class(name: str) -> type[Operation]:
-    """The subclass of Operation called ``name``: looked up, never ``eval``-ed."""
+    """The subclass of Operation called ``name``: looked up, never
+    ``eval``-ed."""
     found, pending = [], [Operation]
     while pending:
         cls = pending.pop()
@@ -44,15 +49,20 @@ def _operation_class(name: str) -> type[Operation]:
             found.append(cls)
     if len(found) != 1:
         problem = "no" if not found else "more than one"
-        raise ValueError(f"RegisterGradient({name!r}): {problem} Operation subclass has that name")
+        raise ValueError(
+            f"RegisterGradient({name!r}): {problem} Operation subclass "
+            "has that name"
+        )
     return found[0]
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum ``grad`` over the axes along which an input of ``shape`` was broadcast.
+    """Sum ``grad`` over the axes along which an input of ``shape`` was
+    broadcast.
 
-    An input that numpy stretched to a larger shape reached the output many times
-    over, so its gradient is the sum of the gradients of all those copies.
+    An input that numpy stretched to a larger shape reached the output many
+    times over, so its gradient is the sum of the gradients of all those
+    copies.
     """
     if grad.shape == shape:
         return grad
@@ -65,71 +75,87 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def gradient_path(loss: Node) -> list[tuple[Operation, tuple[bool, ...]]]:
-    """The operations backpropagation visits, from ``loss`` back towards the Variables,
-    each with a flag per input: does that input need a gradient?
+    """The operations backpropagation visits, from ``loss`` back towards the
+    Variables, each with a flag per input: does that input need a gradient?
 
-    Only nodes that depend on a Variable need one: the data placeholders lead to the
-    loss too, but nothing ever updates them. The path depends on the graph alone, never
-    on values, so a training step works it out once and follows it at every run.
+    Only nodes that depend on a Variable need one: the data placeholders lead
+    to the loss too, but nothing ever updates them. The path depends on the
+    graph alone, never on values, so a training step works it out once and
+    follows it at every run.
     """
     order = topological_order([loss])
     needs_gradient: set[Node] = set()
     for node in order:
-        if isinstance(node, Variable) or any(i in needs_gradient for i in node.input_nodes):
+        if isinstance(node, Variable) or any(
+            i in needs_gradient for i in node.input_nodes
+        ):
             needs_gradient.add(node)
     path = [
         (node, tuple(i in needs_gradient for i in node.input_nodes))
         for node in reversed(order)
         if node in needs_gradient and isinstance(node, Operation)
     ]
+    # A missing gradient function is reported now, not at the first step.
     for op, _ in path:
-        gradient_function(op)  # a missing one is reported now, not at the first step
+        gradient_function(op)
     return path
 
 
 def backpropagate(
-    loss: Node, values: dict[Node, Any], path: list[tuple[Operation, tuple[bool, ...]]]
+    loss: Node,
+    values: dict[Node, Any],
+    path: list[tuple[Operation, tuple[bool, ...]]],
 ) -> Iterator[tuple[Node, np.ndarray]]:
-    """Each node between the Variables and ``loss``, with the gradient of ``loss`` for it.
+    """Each node between the Variables and ``loss``, with the gradient of
+    ``loss`` for it.
 
-    ``values`` are the forward values of one run, ``path`` is ``gradient_path(loss)``.
-    Each operation is reached only after all of its consumers have passed back their
-    shares, so its gradient is complete: it is handed out at once, then passed on to the
-    operation's inputs and forgotten here.
+    ``values`` are the forward values of one run, ``path`` is
+    ``gradient_path(loss)``. Each operation is reached only after all of its
+    consumers have passed back their shares, so its gradient is complete: it is
+    handed out at once, then passed on to the operation's inputs and forgotten
+    here.
     """
     grads = {loss: np.ones_like(values[loss])}
     for op, needed in path:
         yield op, grads[op]
         for node, share in input_gradients(op, grads.pop(op), values, needed):
             grads[node] = grads[node] + share if node in grads else share
-    yield from grads.items()  # the Variables, complete once the whole path is done
+    # the Variables, complete once the whole path is done
+    yield from grads.items()
 
 
 def input_gradients(
-    op: Operation, grad: np.ndarray, values: dict[Node, Any], needed: tuple[bool, ...]
+    op: Operation,
+    grad: np.ndarray,
+    values: dict[Node, Any],
+    needed: tuple[bool, ...],
 ) -> Iterator[tuple[Node, np.ndarray]]:
-    """The shares of the gradient ``grad`` of ``op``'s output that its registered gradient
-    function passes back to each input that needs one.
-
-    A share may come as a function, when it is costly to compute (``matmul``'s): it is
-    called only for an input that needs it. A share whose shape is not its input's is a
-    bug in the gradient function, reported here rather than in some later update.
-    """
+    """The share of ``grad``, the gradient of ``op``'s output, that the
+    operation's gradient function passes back to each input that needs one."""
     input_values = [values[node] for node in op.input_nodes]
     shares = gradient_function(op)(op, grad, values[op], *input_values)
     if len(input_values) == 1:
         shares = (shares,)
-    for node, value, share, need in zip(op.input_nodes, input_values, shares, needed, strict=True):
-        if not need:
-            continue
-        if callable(share):
-            share = share()
-        if np.shape(share) != np.shape(value):
-            raise ValueError(
-                f"the gradient function of {op!r} returned shape {np.shape(share)} "
-                f"for input {node.name!r} of shape {np.shape(value)}"
-            )
-        yield node, share
+    for node, share, need in zip(op.input_nodes, shares, needed, strict=True):
+        if need:
+            # A costly share comes as a function, called only where needed.
+            share = share() if callable(share) else share
+            yield node, checked_shape(op, node, share, values[node])
+
+
+def checked_shape(
+    op: Operation, node: Node, share: np.ndarray, value: np.ndarray
+) -> np.ndarray:
+    """``share``, if it has the shape of its input's ``value``; otherwise the
+    gradient function of ``op`` has a bug, reported here rather than in some
+    later update (or not at all, where numpy's broadcasting hides it)."""
+    if np.shape(share) != np.shape(value):
+        raise ValueError(
+            f"the gradient function of {op!r} returned shape "
+            f"{np.shape(share)} for input {node.name!r} "
+            f"of shape {np.shape(value)}"
+        )
+    return share
 
 
 def gradient_function(operation: Operation) -> GradientFunction:
@@ -138,14 +164,15 @@ def gradient_function(operation: Operation) -> GradientFunction:
         if cls in gradient_registry:
             return gradient_registry[cls]
     raise LookupError(
-        f"no gradient is registered for operation type {type(operation).__name__!r} "
-        f"(node {operation.name!r}); register one with "
-        f"@RegisterGradient({type(operation).__name__!r})"
+        "no gradient is registered for operation type "
+        f"{type(operation).__name__!r} (node {operation.name!r}); "
+        f"register one with @RegisterGradient({type(operation).__name__!r})"
     )
 
 
 class gradient_table(Operation):
-    """What :func:`~deepscratch.compute_gradients` returns; its value maps node -> gradient."""
+    """What :func:`~deepscratch.compute_gradients` returns; its value maps
+    node -> gradient."""
 
     def __init__(self, loss: Node, name: str | None = None) -> None:
         super().__init__([loss], name)
@@ -157,7 +184,8 @@ class gradient_table(Operation):
 
 
 def compute_gradients(loss: Node) -> gradient_table:
-    """An operation whose value, in a session run, maps each node to d(loss)/d(node).
+    """An operation whose value, in a session run, maps each node to
+    d(loss)/d(node).
 
     >>> from deepscratch import Graph, Session, Variable, multiply, reduce_sum
     >>> with Graph().as_default():

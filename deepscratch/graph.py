@@ -1,10 +1,12 @@
-"""Computational graphs: the nodes (operations, placeholders, variables, constants), the Graph
-that collects them, and the order in which a graph's nodes can be computed.
+"""Computational graphs: the nodes (operations, placeholders, variables,
+constants), the Graph that collects them, and the order in which a graph's
+nodes can be computed.
 
 A node knows its inputs (``input_nodes``) and the operations that read it
-(``consumers``).  Values never live on operations: a :class:`~deepscratch.Session`
-computes them afresh on every run, so no run can read a value left by another.
-Only a :class:`Variable` holds a value between runs -- that is what a variable is.
+(``consumers``).  Values never live on operations: a
+:class:`~deepscratch.Session` computes them afresh on every run, so no run can
+read a value left by another. Only a :class:`Variable` holds a value between
+runs -- that is what a variable is.
 """
 
 from __future__ import annotations
@@ -18,27 +20,26 @@ import numpy as np
 
 
 class Graph:
-    """A computational graph: every node created while it is the default graph joins it.
-
-    ``Graph().as_default()`` makes a new graph the default, as in the original text;
-    in a ``with`` statement the previous default returns at the end of the block.
-    """
+    """A computational graph: every node created while it is the default
+    graph joins it. ``Graph().as_default()`` makes a graph the default; in a
+    ``with`` statement, the previous default returns after the block."""
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name or f"#{next(_graph_numbers)}"
         self.nodes: list[Node] = []
         self.previous_defaults: list[Graph] = []
-        self.node_counts: Counter[str] = Counter()  # of each type, for names like add_2
+        # How many nodes of each type it has, for names like add_2.
+        self.node_counts: Counter[str] = Counter()
 
     def as_default(self) -> Graph:
-        """Make this the graph new nodes join; returns the graph, usable in ``with``."""
+        """Make this the graph new nodes join (usable in ``with``)."""
         self.previous_defaults.append(get_default_graph())
         _make_default(self)
         return self
 
-    operations = property(lambda self: _nodes_of(self, Operation), doc="Its operations.")
-    placeholders = property(lambda self: _nodes_of(self, placeholder), doc="Its placeholders.")
-    variables = property(lambda self: _nodes_of(self, Variable), doc="Its Variables.")
+    operations = property(lambda self: _nodes_of(self, Operation))
+    placeholders = property(lambda self: _nodes_of(self, placeholder))
+    variables = property(lambda self: _nodes_of(self, Variable))
 
     def __enter__(self) -> Graph:
         return self
@@ -69,26 +70,35 @@ def _nodes_of(graph: Graph, kind: type) -> list:
 
 
 class Node:
-    """What operations, placeholders, variables and constants have in common."""
+    """What operations, placeholders, variables and constants have in
+    common."""
 
-    # Let numpy arrays defer to our operators, so ``array + node`` builds an ``add``.
+    # Let numpy arrays defer to our operators, so ``array + node`` builds an
+    # ``add``.
     __array_ufunc__ = None
 
-    def __init__(self, input_nodes: Iterable[Node] = (), name: str | None = None) -> None:
+    def __init__(
+        self, input_nodes: Iterable[Node] = (), name: str | None = None
+    ) -> None:
         self.graph = get_default_graph()
-        self.input_nodes: list[Node] = _inputs_in(self.graph, type(self), input_nodes)
+        self.input_nodes: list[Node] = _inputs_in(
+            self.graph, type(self), input_nodes
+        )
         self.consumers: list[Operation] = []
         self.name = name if name is not None else _automatic_name(self)
         self.graph.nodes.append(self)
 
     def evaluate(self, values: dict[Node, Any]) -> Any:
         """This node's value in a run whose values so far are ``values``."""
-        raise NotImplementedError(f"{type(self).__name__} does not define evaluate()")
+        raise NotImplementedError(
+            f"{type(self).__name__} does not define evaluate()"
+        )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} in {self.graph!r}>"
 
-    # Python operators build operations, so ``x @ W + b`` reads like the formula.
+    # Python operators build operations, so ``x @ W + b`` reads like the
+    # formula.
     def __add__(self, other: Any) -> Operation:
         from .operations import add
 
@@ -136,27 +146,33 @@ class Node:
 
 
 def _inputs_in(graph: Graph, kind: type, inputs: Iterable[Any]) -> list[Node]:
-    """``inputs`` as nodes (numbers and arrays become constants), all of them in ``graph``."""
-    nodes = [value if isinstance(value, Node) else constant(value) for value in inputs]
+    """``inputs`` as nodes (numbers and arrays become constants), all of them
+    in ``graph``."""
+    nodes = [
+        value if isinstance(value, Node) else constant(value)
+        for value in inputs
+    ]
     for node in nodes:
         if node.graph is not graph:
             raise ValueError(
-                f"{kind.__name__} cannot take {node!r} as an input: it belongs to "
-                f"{node.graph!r}, but the default graph is {graph!r}"
+                f"{kind.__name__} cannot take {node!r} as an input: "
+                f"it belongs to {node.graph!r}, but the default graph is "
+                f"{graph!r}"
             )
     return nodes
 
 
 def _automatic_name(node: Node) -> str:
-    """The node's type and its number among the graph's nodes of that type: ``add_2``."""
+    """The node's type and its number among the graph's nodes of that type:
+    ``add_2``."""
     kind = type(node).__name__
     node.graph.node_counts[kind] += 1
     return f"{kind}_{node.graph.node_counts[kind]}"
 
 
 def as_float_array(value: Any, what: str) -> np.ndarray:
-    """``value`` as a float64 array (itself, if it is one already), or a TypeError that
-    says which ``what`` was wrong."""
+    """``value`` as a float64 array (itself, if it is one already), or a
+    TypeError that says which ``what`` was wrong."""
     array = np.asarray(value)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{what} must be numeric, got {value!r}")
@@ -166,19 +182,24 @@ def as_float_array(value: Any, what: str) -> np.ndarray:
 class Operation(Node):
     """A node that computes its output from the values of its input nodes.
 
-    A new operation subclasses ``Operation``, passes its inputs to ``__init__`` and
-    defines ``compute``, which receives the inputs' values in the same order.
-    Its gradient is registered with :func:`~deepscratch.RegisterGradient`.
+    A new operation subclasses ``Operation``, passes its inputs to ``__init__``
+    and defines ``compute``, which receives the inputs' values in the same
+    order. Its gradient is registered with
+    :func:`~deepscratch.RegisterGradient`.
     """
 
-    def __init__(self, input_nodes: Iterable[Any] = (), name: str | None = None) -> None:
+    def __init__(
+        self, input_nodes: Iterable[Any] = (), name: str | None = None
+    ) -> None:
         super().__init__(input_nodes, name)
         for node in self.input_nodes:
             node.consumers.append(self)
 
     def compute(self, *input_values: np.ndarray) -> Any:
         """The output, given the values of ``input_nodes``."""
-        raise NotImplementedError(f"{type(self).__name__} does not define compute()")
+        raise NotImplementedError(
+            f"{type(self).__name__} does not define compute()"
+        )
 
     def evaluate(self, values: dict[Node, Any]) -> Any:
         """The output in a run whose values so far are ``values``."""
@@ -186,13 +207,15 @@ class Operation(Node):
 
 
 class placeholder(Node):
-    """An input whose value is supplied in ``feed_dict`` each time a session runs."""
+    """An input whose value is supplied in ``feed_dict`` each time a session
+    runs."""
 
     def __init__(self, name: str | None = None) -> None:
         super().__init__(name=name)
 
     def evaluate(self, values: dict[Node, Any]) -> Any:
-        """Reached only when the run's ``feed_dict`` has no value for this placeholder."""
+        """Reached only when the run's ``feed_dict`` has no value for this
+        placeholder."""
         raise MissingFeedError(self)
 
 
@@ -211,13 +234,16 @@ class MissingFeedError(KeyError):
 
 
 class Variable(Node):
-    """A parameter of the graph: it holds its value (a float array) between runs.
+    """A parameter of the graph: it holds its value (a float array) between
+    runs.
 
     The initial value is copied, so training never alters the caller's array.
     """
 
     def __init__(self, initial_value: Any, name: str | None = None) -> None:
-        value = as_float_array(initial_value, f"the initial value of Variable {name!r}")
+        value = as_float_array(
+            initial_value, f"the initial value of Variable {name!r}"
+        )
         self.value = value.copy()
         super().__init__(name=name)
 
@@ -229,7 +255,9 @@ class constant(Node):
     """A fixed value, such as the ``2`` in ``2 * x``. It is never trained."""
 
     def __init__(self, value: Any, name: str | None = None) -> None:
-        self.value = as_float_array(value, f"the value of constant {name!r}").copy()
+        self.value = as_float_array(
+            value, f"the value of constant {name!r}"
+        ).copy()
         super().__init__(name=name)
 
     def evaluate(self, values: dict[Node, Any]) -> np.ndarray:
@@ -237,11 +265,13 @@ class constant(Node):
 
 
 def topological_order(fetches: Iterable[Node]) -> list[Node]:
-    """Every node the fetches depend on, each once, every input before its consumers.
+    """Every node the fetches depend on, each once, every input before its
+    consumers.
 
-    A depth-first traversal: a node waits on the stack until all of its inputs are in
-    the order, then joins it. (A stack of our own rather than recursion, so that a
-    chain of thousands of nodes does not hit Python's recursion limit.)
+    A depth-first traversal: a node waits on the stack until all of its inputs
+    are in the order, then joins it. (A stack of our own rather than recursion,
+    so that a chain of thousands of nodes does not hit Python's recursion
+    limit.)
     """
     order: list[Node] = []
     placed: set[Node] = set()

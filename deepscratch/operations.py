@@ -1,8 +1,9 @@
 """The operations of the text, each followed by its gradient.
 
-An operation's ``compute`` turns input values into an output value; the gradient
-function registered right after it turns ``grad`` -- the gradient of the loss with
-respect to the output -- into the gradient with respect to each input.
+An operation's ``compute`` turns input values into an output value; the
+gradient function registered right after it turns ``grad`` -- the gradient of
+the loss with respect to the output -- into the gradient with respect to each
+input.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from .graph import Operation
 
 
 class add(Operation):
-    """Element-wise ``x + y``; numpy broadcasting lets a bias vector be added to every row.
+    """Element-wise ``x + y``; numpy broadcasting lets a bias vector be added
+    to every row.
 
     >>> from deepscratch import Session, constant
     >>> Session().run(add(constant([[1, 2], [3, 4]]), constant([10, 20])))
@@ -32,7 +34,9 @@ class add(Operation):
 
 
 @RegisterGradient("add")
-def _add_gradient(op: add, grad: np.ndarray, output: np.ndarray, x: np.ndarray, y: np.ndarray):
+def _add_gradient(
+    op: add, grad: np.ndarray, output: np.ndarray, x: np.ndarray, y: np.ndarray
+):
     return unbroadcast(grad, np.shape(x)), unbroadcast(grad, np.shape(y))
 
 
@@ -55,18 +59,24 @@ class matmul(Operation):
 
 @RegisterGradient("matmul")
 def _matmul_gradient(
-    op: matmul, grad: np.ndarray, output: np.ndarray, a: np.ndarray, b: np.ndarray
+    op: matmul,
+    grad: np.ndarray,
+    output: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
 ):
-    # Each gradient costs as much as the product itself. Returned as functions, they are
-    # computed only for inputs that need one: for W in X @ W, but not for the data X.
+    # Each gradient costs as much as the product itself. Returned as functions,
+    # they are computed only for inputs that need one: for W in X @ W, but not
+    # for the data X.
     if a.ndim == 1 or b.ndim == 1:
         return _vector_matmul_gradient(grad, a, b)
     return (lambda: grad @ b.T), (lambda: a.T @ grad)
 
 
 def _vector_matmul_gradient(grad: np.ndarray, a: np.ndarray, b: np.ndarray):
-    """As for matrices, with a vector operand taken as a one-row (a) or one-column (b)
-    matrix, as numpy does, and its gradient given back the vector's shape."""
+    """As for matrices, with a vector operand taken as a one-row (a) or
+    one-column (b) matrix, as numpy does, and its gradient given back the
+    vector's shape."""
     a_matrix = a.reshape(1, -1) if a.ndim == 1 else a
     b_matrix = b.reshape(-1, 1) if b.ndim == 1 else b
     grad_matrix = np.reshape(grad, (a_matrix.shape[0], b_matrix.shape[1]))
@@ -95,15 +105,18 @@ class sigmoid(Operation):
 
 
 @RegisterGradient("sigmoid")
-def _sigmoid_gradient(op: sigmoid, grad: np.ndarray, output: np.ndarray, a: np.ndarray):
+def _sigmoid_gradient(
+    op: sigmoid, grad: np.ndarray, output: np.ndarray, a: np.ndarray
+):
     return grad * output * (1 - output)
 
 
 class softmax(Operation):
-    """Softmax along the last axis: each row becomes probabilities that sum to 1.
+    """Softmax along the last axis: each row becomes probabilities that sum to
+    1.
 
-    The row maximum is subtracted first; that leaves the result unchanged and keeps
-    ``exp`` from overflowing.
+    The row maximum is subtracted first; that leaves the result unchanged and
+    keeps ``exp`` from overflowing.
 
     >>> from deepscratch import Session, constant
     >>> Session().run(softmax(constant([[1000.0, 1000.0], [0.0, 0.0]])))
@@ -120,7 +133,9 @@ class softmax(Operation):
 
 
 @RegisterGradient("softmax")
-def _softmax_gradient(op: softmax, grad: np.ndarray, output: np.ndarray, a: np.ndarray):
+def _softmax_gradient(
+    op: softmax, grad: np.ndarray, output: np.ndarray, a: np.ndarray
+):
     return (grad - (grad * output).sum(axis=-1, keepdims=True)) * output
 
 
@@ -135,7 +150,9 @@ class log(Operation):
 
 
 @RegisterGradient("log")
-def _log_gradient(op: log, grad: np.ndarray, output: np.ndarray, x: np.ndarray):
+def _log_gradient(
+    op: log, grad: np.ndarray, output: np.ndarray, x: np.ndarray
+):
     return grad / x
 
 
@@ -151,13 +168,20 @@ class multiply(Operation):
 
 @RegisterGradient("multiply")
 def _multiply_gradient(
-    op: multiply, grad: np.ndarray, output: np.ndarray, x: np.ndarray, y: np.ndarray
+    op: multiply,
+    grad: np.ndarray,
+    output: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
 ):
-    return unbroadcast(grad * y, np.shape(x)), unbroadcast(grad * x, np.shape(y))
+    return unbroadcast(grad * y, np.shape(x)), unbroadcast(
+        grad * x, np.shape(y)
+    )
 
 
 class reduce_sum(Operation):
-    """Sum of all entries (``axis=None``) or along ``axis`` (an int or a tuple of ints).
+    """Sum of all entries (``axis=None``) or along ``axis`` (an int or a tuple
+    of ints).
 
     >>> from deepscratch import Session, constant
     >>> Session().run(reduce_sum(constant([[1, 2], [3, 4]]), axis=1))
@@ -165,7 +189,10 @@ class reduce_sum(Operation):
     """
 
     def __init__(
-        self, A: Any, axis: int | tuple[int, ...] | None = None, name: str | None = None
+        self,
+        A: Any,
+        axis: int | tuple[int, ...] | None = None,
+        name: str | None = None,
     ) -> None:
         super().__init__([A], name)
         self.axis = axis
@@ -175,9 +202,12 @@ class reduce_sum(Operation):
 
 
 @RegisterGradient("reduce_sum")
-def _reduce_sum_gradient(op: reduce_sum, grad: np.ndarray, output: np.ndarray, A: np.ndarray):
-    # Every entry of A that was summed into an output entry gets that entry's gradient:
-    # put the summed axes back (size 1), then stretch them to A's shape.
+def _reduce_sum_gradient(
+    op: reduce_sum, grad: np.ndarray, output: np.ndarray, A: np.ndarray
+):
+    # Every entry of A that was summed into an output entry gets that entry's
+    # gradient: put the summed axes back (size 1), then stretch them to A's
+    # shape.
     if op.axis is not None:
         grad = np.expand_dims(grad, op.axis)
     stretched = np.empty_like(A)
@@ -196,7 +226,9 @@ class negative(Operation):
 
 
 @RegisterGradient("negative")
-def _negative_gradient(op: negative, grad: np.ndarray, output: np.ndarray, x: np.ndarray):
+def _negative_gradient(
+    op: negative, grad: np.ndarray, output: np.ndarray, x: np.ndarray
+):
     return -grad
 
 
@@ -216,7 +248,9 @@ class relu(Operation):
 
 
 @RegisterGradient("relu")
-def _relu_gradient(op: relu, grad: np.ndarray, output: np.ndarray, a: np.ndarray):
+def _relu_gradient(
+    op: relu, grad: np.ndarray, output: np.ndarray, a: np.ndarray
+):
     return grad * (a > 0)
 
 
@@ -236,12 +270,15 @@ class tanh(Operation):
 
 
 @RegisterGradient("tanh")
-def _tanh_gradient(op: tanh, grad: np.ndarray, output: np.ndarray, a: np.ndarray):
+def _tanh_gradient(
+    op: tanh, grad: np.ndarray, output: np.ndarray, a: np.ndarray
+):
     return grad * (1 - output**2)
 
 
 class reduce_mean(reduce_sum):
-    """Mean of all entries (``axis=None``) or along ``axis``: a sum divided by the count.
+    """Mean of all entries (``axis=None``) or along ``axis``: a sum divided by
+    the count.
 
     >>> from deepscratch import Session, constant
     >>> Session().run(reduce_mean(constant([[1, 2], [3, 4]]), axis=0))
@@ -253,28 +290,37 @@ class reduce_mean(reduce_sum):
 
 
 @RegisterGradient("reduce_mean")
-def _reduce_mean_gradient(op: reduce_mean, grad: np.ndarray, output: np.ndarray, A: np.ndarray):
-    # A sum's gradient, shared by the number of entries each output entry averages.
+def _reduce_mean_gradient(
+    op: reduce_mean, grad: np.ndarray, output: np.ndarray, A: np.ndarray
+):
+    # A sum's gradient, shared by the number of entries each output entry
+    # averages.
     summed = _reduce_sum_gradient(op, grad, output, A)
     return summed * (np.size(output) / np.size(A))
 
 
 class softmax_cross_entropy(Operation):
-    """The cross-entropy of each row: ``-sum(c * log(softmax(logits)), axis=-1)``, in one
-    numerically stable step; ``reduce_mean`` of it is the mean loss per point.
+    """The cross-entropy of each row:
+    ``-sum(c * log(softmax(logits)), axis=-1)``, in one numerically stable
+    step; ``reduce_mean`` of it is the mean loss per point.
 
-    ``log(softmax(a))`` is computed as ``a - logsumexp(a)``, so a class that softmax
-    would round to probability 0 costs a large but finite loss, never ``log(0)``.
+    ``log(softmax(a))`` is computed as ``a - logsumexp(a)``, so a class that
+    softmax would round to probability 0 costs a large but finite loss, never
+    ``log(0)``.
 
     >>> from deepscratch import Session, constant
-    >>> Session().run(softmax_cross_entropy(constant([[0.0, 0.0]]), constant([[1, 0]])))
+    >>> Session().run(
+    ...     softmax_cross_entropy(constant([[0.0, 0.0]]), constant([[1, 0]]))
+    ... )
     array([0.69314718])
     """
 
     def __init__(self, logits: Any, c: Any, name: str | None = None) -> None:
         super().__init__([logits, c], name)
 
-    def compute(self, logits_value: np.ndarray, c_value: np.ndarray) -> np.ndarray:
+    def compute(
+        self, logits_value: np.ndarray, c_value: np.ndarray
+    ) -> np.ndarray:
         return -np.sum(c_value * _log_softmax(logits_value), axis=-1)
 
 
@@ -292,7 +338,8 @@ def _softmax_cross_entropy_gradient(
     c: np.ndarray,
 ):
     log_p = _log_softmax(logits)
-    G = np.expand_dims(grad, -1)  # one gradient per row, for every entry of the row
+    # One gradient per row, for every entry of the row.
+    G = np.expand_dims(grad, -1)
     return (
         lambda: G * (np.exp(log_p) * np.sum(c, axis=-1, keepdims=True) - c),
         lambda: -G * log_p,
@@ -300,42 +347,55 @@ def _softmax_cross_entropy_gradient(
 
 
 class dropout_mask(Operation):
-    """Random multipliers for :func:`~deepscratch.dropout`: 0 with probability ``rate``, otherwise
-    ``1 / (1 - rate)``; all ones when ``training`` is 0 (inference).
-
-    Its random numbers come from its own seeded generator, so a run of the whole
-    program draws the same masks every time.
-    """
+    """Random multipliers for :func:`~deepscratch.dropout`, drawn from the
+    node's own seeded generator: 0 with probability ``rate``, otherwise
+    ``1 / (1 - rate)``; all ones when ``training`` is 0 (inference)."""
 
     def __init__(
-        self, x: Any, training: Any, rate: float, seed: int = 0, name: str | None = None
+        self,
+        x: Any,
+        training: Any,
+        rate: float,
+        seed: int = 0,
+        name: str | None = None,
     ) -> None:
-        if not 0 <= rate < 1:
-            raise ValueError(f"dropout rate must be in [0, 1), got {rate!r}")
+        self.rate = _dropout_rate(rate)  # checked before the node joins
         super().__init__([x, training], name)
-        self.rate = rate
         self.rng = np.random.default_rng(seed)
 
-    def compute(self, x_value: np.ndarray, training_value: np.ndarray) -> np.ndarray:
+    def compute(
+        self, x_value: np.ndarray, training_value: np.ndarray
+    ) -> np.ndarray:
         if not training_value:
             return np.ones_like(x_value)
         keep = self.rng.random(np.shape(x_value)) >= self.rate
         return keep / (1 - self.rate)
 
 
+def _dropout_rate(rate: float) -> float:
+    if not 0 <= rate < 1:
+        raise ValueError(f"dropout rate must be in [0, 1), got {rate!r}")
+    return rate
+
+
 @RegisterGradient("dropout_mask")
-def _dropout_mask_gradient(op: dropout_mask, grad: np.ndarray, output: np.ndarray, x, training):
-    # The mask is drawn at random: it does not change when x or the switch change a little.
+def _dropout_mask_gradient(
+    op: dropout_mask, grad: np.ndarray, output: np.ndarray, x, training
+):
+    # The mask is drawn at random: it does not change when x or the switch
+    # change a little.
     return np.zeros_like(x), np.zeros_like(training)
 
 
 def dropout(x: Any, training: Any, rate: float, seed: int = 0) -> multiply:
     """Inverted dropout: while ``training`` is 1, zero each entry of ``x`` with
-    probability ``rate`` and scale the survivors by ``1 / (1 - rate)``, so that every
-    entry keeps its expected value; while ``training`` is 0, pass ``x`` through.
+    probability ``rate`` and scale the survivors by ``1 / (1 - rate)``, so that
+    every entry keeps its expected value; while ``training`` is 0, pass ``x``
+    through.
 
-    It is ``x`` times a :class:`~deepscratch.dropout_mask`, so its gradient is the multiply's: the
-    gradient flows back through the kept entries only, scaled like them.
+    It is ``x`` times a :class:`~deepscratch.dropout_mask`, so its gradient is
+    the multiply's: the gradient flows back through the kept entries only,
+    scaled like them.
 
     >>> from deepscratch import Session, constant
     >>> x = constant([[1.0, 1.0, 1.0, 1.0]])

@@ -1,4 +1,5 @@
-"""Running a graph: compute the nodes the fetches need, in topological order, each once."""
+"""Running a graph: compute the nodes the fetches need, in topological order,
+each once."""
 
 from __future__ import annotations
 
@@ -19,20 +20,26 @@ from .graph import (
 
 
 class Session:
-    """Computes the values of nodes of one graph (the default graph when it was created)."""
+    """Computes the values of nodes of one graph (the default graph when it was
+    created)."""
 
     def __init__(self, graph: Graph | None = None) -> None:
         self.graph = graph if graph is not None else get_default_graph()
         self.orders: dict[tuple[Node, ...], list[Node]] = {}  # see order()
 
     def run(
-        self, fetches: Node | list[Node], feed_dict: Mapping[placeholder, Any] | None = None
+        self,
+        fetches: Node | list[Node],
+        feed_dict: Mapping[placeholder, Any] | None = None,
     ) -> Any:
-        """The value of ``fetches`` (a node, or a list of nodes: then a list of values).
+        """The value of ``fetches`` (a node, or a list of nodes: then a list of
+        values).
 
         ``feed_dict`` maps each placeholder the fetches need to its value.
         """
-        fetch_list = list(fetches) if isinstance(fetches, list | tuple) else [fetches]
+        fetch_list = (
+            list(fetches) if isinstance(fetches, list | tuple) else [fetches]
+        )
         values = self.fed_values(feed_dict or {})
         for node in self.order(fetch_list):
             if node not in values:
@@ -41,47 +48,62 @@ class Session:
         return results if isinstance(fetches, list | tuple) else results[0]
 
     def order(self, fetch_list: list[Any]) -> list[Node]:
-        """The topological order of the fetches' nodes. A node's inputs never change, so
-        neither does the order a list of fetches needs: it is worked out once."""
+        """The topological order of the fetches' nodes. A node's inputs never
+        change, so neither does the order a list of fetches needs: it is worked
+        out once."""
         key = tuple(fetch_list)
         if key not in self.orders:
             for fetch in fetch_list:
                 if not isinstance(fetch, Node):
-                    raise TypeError(f"Session.run can only fetch nodes of a graph, got {fetch!r}")
+                    raise TypeError(
+                        "Session.run can only fetch nodes of a graph, "
+                        f"got {fetch!r}"
+                    )
                 if fetch.graph is not self.graph:
                     raise ValueError(
-                        f"{fetch!r} cannot be run by a session of {self.graph!r}; "
-                        f"create a Session() while {fetch.graph!r} is the default graph"
+                        f"{fetch!r} cannot be run by a session of "
+                        f"{self.graph!r}; create a Session() while "
+                        f"{fetch.graph!r} is the default graph"
                     )
             self.orders[key] = topological_order(fetch_list)
         return self.orders[key]
 
     def fed_values(self, feed_dict: Mapping[Any, Any]) -> dict[Node, Any]:
-        """The values of the placeholders in ``feed_dict``: float arrays (lists and numbers
-        are converted), after checking that each key is a placeholder of this graph."""
+        """The values of the placeholders in ``feed_dict``: float arrays (lists
+        and numbers are converted), after checking that each key is a
+        placeholder of this graph."""
         values: dict[Node, Any] = {}
         for node, value in feed_dict.items():
             if not isinstance(node, placeholder):
-                raise TypeError(f"feed_dict keys must be placeholders, got {node!r}")
+                raise TypeError(
+                    f"feed_dict keys must be placeholders, got {node!r}"
+                )
             if node.graph is not self.graph:
-                raise ValueError(f"{node!r} is fed to a session of {self.graph!r}")
+                raise ValueError(
+                    f"{node!r} is fed to a session of {self.graph!r}"
+                )
             values[node] = as_float_array(value, f"the value fed to {node!r}")
         return values
 
 
 def evaluate(node: Node, values: dict[Node, Any]) -> Any:
-    """``node.evaluate(values)``; an operation that fails on the shapes of its inputs'
-    values says which operation it is, and what the shapes were."""
+    """``node.evaluate(values)``; an operation that fails on the shapes of its
+    inputs' values says which operation it is, and what the shapes were."""
     try:
         return node.evaluate(values)
     except ValueError as error:
-        shapes = " and ".join(str(np.shape(values[i])) for i in node.input_nodes)
-        raise ValueError(f"{node!r}, with inputs of shapes {shapes}: {error}") from error
+        shapes = " and ".join(
+            str(np.shape(values[i])) for i in node.input_nodes
+        )
+        raise ValueError(
+            f"{node!r}, with inputs of shapes {shapes}: {error}"
+        ) from error
 
 
 def as_result(fetch: Node, value: Any) -> Any:
-    """A fetched value as the caller receives it: a plain float for a single number, and
-    a copy of a variable's array, which later training steps update in place."""
+    """A fetched value as the caller receives it: a plain float for a single
+    number, and a copy of a variable's array, which later training steps update
+    in place."""
     if isinstance(value, np.ndarray | np.floating) and np.ndim(value) == 0:
         return float(value)
     if not isinstance(fetch, Operation):

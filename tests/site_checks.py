@@ -423,6 +423,19 @@ def figure_problems(measures: list[dict], viewport: str) -> list[str]:
     return problems
 
 
+# Code the reader reads -- a cell's source or a listing of the library, not a cell's output --
+# that is wider than its box, so that its lines end out of sight.
+WIDE_CODE_JS = r"""() => [...document.querySelectorAll("div.highlight pre")]
+  .filter((pre) => !pre.closest(".cell_output") && pre.getBoundingClientRect().width > 0)
+  .filter((pre) => pre.scrollWidth > pre.clientWidth + 1)
+  .map((pre) => pre.textContent.split("\n").reduce((a, b) => (b.length > a.length ? b : a)))"""
+
+
+def code_problems(page) -> list[str]:
+    """Code blocks (cell sources, listings) that scroll sideways: each one's longest line."""
+    return [f"code wider than its box: {line.strip()[:80]}" for line in page.evaluate(WIDE_CODE_JS)]
+
+
 def language_problems(page) -> list[str]:
     lang = page.evaluate("() => document.documentElement.lang")
     return [] if lang.strip() else ["the page does not set its language (<html lang=...>)"]

@@ -3,10 +3,12 @@
 import re
 from pathlib import Path
 
+import jupytext
 import pytest
 from bs4 import BeautifulSoup
 
 from build_book import toc_pages
+from declared_outputs import shown_source
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.xdist_group("site")
@@ -52,6 +54,40 @@ def test_shown_machinery_is_caught():
     planted = ["print(x)\n# expect:\n# 1", "glue('x', x, display=False)", "from myst_nb import *"]
     for code in planted:
         assert machinery_shown(page.format(code)) == [code]
+
+
+LONGEST_CODE_LINE = 79  # characters: what the page's code column holds, as in deepscratch/
+
+
+def long_code_lines(chapter: Path) -> list[str]:
+    """Lines of the code cells a reader can see (hidden inputs too: they open on a click)
+    that are too long for the page's code column; a declared output is not shown."""
+    notebook = jupytext.read(chapter)
+    long = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or "remove-cell" in cell.metadata.get("tags", []):
+            continue
+        long += [
+            line for line in shown_source(cell.source).splitlines() if len(line) > LONGEST_CODE_LINE
+        ]
+    return long
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_code_cells_fit_the_page(page):
+    assert long_code_lines(ROOT / f"{page}.md") == []
+
+
+def test_a_long_code_line_is_caught(tmp_path):
+    chapter = tmp_path / "chapter.md"
+    cell = "```{{code-cell}} ipython3\n{}\n```\n"
+    header = "---\nkernelspec:\n  name: python3\n  display_name: Python 3\n---\n"
+    line = "x = " + "1 + " * 20 + "1"
+    hidden = "```{code-cell} ipython3\n:tags: [remove-cell]\n" + line + "\n```\n"
+    chapter.write_text(
+        header + cell.format(line) + hidden + cell.format("y = 1\n# expect:\n# " + line)
+    )
+    assert long_code_lines(chapter) == [line]
 
 
 def test_no_chapter_retypes_library_code():

@@ -34,6 +34,7 @@ from site_checks import (
     Visit,
     accessibility_problems,
     axe_violations,
+    code_problems,
     describe_violation,
     executed_notebook,
     expected_outputs,
@@ -79,6 +80,7 @@ class PageResult:
     screenshots: list[Path] = field(default_factory=list)
     page_widths: dict[str, int] = field(default_factory=dict)  # per viewport
     figures: list[str] = field(default_factory=list)  # legibility problems, at both viewports
+    code: list[str] = field(default_factory=list)  # code that scrolls sideways on a desktop
     seconds: dict[str, float] = field(default_factory=dict)  # per phase
 
 
@@ -128,6 +130,8 @@ class Site:
         for width, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
             tab.set_viewport_size(viewport)
             result.figures += figure_problems(figure_measures(tab), width)
+            if width == "desktop":
+                result.code = code_problems(tab)
             path = SCREENSHOTS / f"{stem}-{width}.jpg"
             result.page_widths[width] = self.tab.screenshot(path, viewport)
             result.screenshots.append(path)
@@ -222,6 +226,13 @@ def test_every_figure_is_legible_on_a_desktop_and_a_phone(site, page):
     """Graph drawings: labels at >= 9 px on a desktop, >= 6 px on a phone. Rasters: >= 1.5 image
     pixels per CSS pixel (sharp on a HiDPI screen), and no heavier than they need be."""
     no_problems(site.result(page).figures)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_code_scrolls_sideways_on_a_desktop(site, page):
+    """Every line of a cell's source and of a library listing is in view: none ends off
+    the right edge of its box."""
+    no_problems(site.result(page).code)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -333,6 +344,14 @@ BROKEN_PAGES = {
     + '<img src="wide.svg" alt="A wide graph.">'
     + '<img src="long.png" style="width: 2000px" alt="A figure wider than the column.">'
     + "</div></main></body></html>",
+    "code.html": HEAD.format(title="Code")
+    + "<style>main { width: 400px } pre { overflow-x: auto }</style>"
+    + '</head><body><main><h1>Code</h1><div class="highlight"><pre>short = 1</pre></div>'
+    + '<div class="cell_output"><div class="highlight"><pre>'
+    + "an output may be as wide as it likes " * 3
+    + '</pre></div></div><div class="highlight"><pre>'
+    + "a_listing_line = 'that runs on and on and on, well past the edge of its box'"
+    + "</pre></div></main></body></html>",
     "inaccessible.html": "<!DOCTYPE html><html><head><title>Inaccessible</title></head><body>"
     + '<main><h1>Inaccessible</h1><img src="good.svg"><button></button>'
     + '<p style="color: #ccc; background: #fff">Faint text</p>'
@@ -456,6 +475,12 @@ def test_small_labels_soft_and_heavy_rasters_fail(broken_site):
         text = "\n".join(problems)
         assert "soft.png" in text.split("image pixels per CSS pixel")[0]
         assert "wide.svg" in text.split("px, below")[0] and "bytes, over" in text
+
+
+def test_code_that_scrolls_sideways_fails(broken_site):
+    _, page, _ = broken_site("code.html")
+    ((problem,),) = [code_problems(page)]
+    assert problem.startswith("code wider than its box: a_listing_line = 'that runs on")
 
 
 def test_wrong_neighbour_links_fail(broken_site):
