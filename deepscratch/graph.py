@@ -21,8 +21,10 @@ import numpy as np
 
 class Graph:
     """A computational graph: every node created while it is the default
-    graph joins it. ``Graph().as_default()`` makes a graph the default; in a
-    ``with`` statement, the previous default returns after the block."""
+    graph joins its ``nodes``; ``operations``, ``placeholders`` and
+    ``variables`` list one kind each. ``Graph().as_default()`` makes a graph
+    the default; in a ``with`` statement, the previous default returns after
+    the block."""
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name or f"#{next(_graph_numbers)}"
