@@ -149,7 +149,7 @@ def checked_shape(
     """``share``, if it has the shape of its input's ``value``; otherwise the
     gradient function of ``op`` has a bug, reported here rather than in some
     later update (or not at all, where numpy's broadcasting hides it)."""
-    if np.shape(share) != np.shape(value):
+    if np.shape(share) != value.shape:
         raise ValueError(
             f"the gradient function of {op!r} returned shape "
             f"{np.shape(share)} for input {node.name!r} "
