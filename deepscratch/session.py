@@ -51,20 +51,20 @@ class Session:
         """The topological order of the fetches' nodes. A node's inputs never
         change, so neither does the order a list of fetches needs: it is worked
         out once."""
+        for fetch in fetch_list:
+            if not isinstance(fetch, Node):
+                raise TypeError(
+                    "Session.run can only fetch nodes of a graph, "
+                    f"got {fetch!r}"
+                )
+            if fetch.graph is not self.graph:
+                raise ValueError(
+                    f"{fetch!r} cannot be run by a session of {self.graph!r}; "
+                    f"create a Session() while {fetch.graph!r} is the default "
+                    "graph"
+                )
         key = tuple(fetch_list)
         if key not in self.orders:
-            for fetch in fetch_list:
-                if not isinstance(fetch, Node):
-                    raise TypeError(
-                        "Session.run can only fetch nodes of a graph, "
-                        f"got {fetch!r}"
-                    )
-                if fetch.graph is not self.graph:
-                    raise ValueError(
-                        f"{fetch!r} cannot be run by a session of "
-                        f"{self.graph!r}; create a Session() while "
-                        f"{fetch.graph!r} is the default graph"
-                    )
             self.orders[key] = topological_order(fetch_list)
         return self.orders[key]
 

@@ -57,7 +57,7 @@ def test_a_non_numeric_variable():
         ds.Variable("heavy", name="w")
 
 
-@pytest.mark.parametrize("fetch", [3, "z", None, [1.0]])
+@pytest.mark.parametrize("fetch", [3, "z", None, [1.0], np.ones(3), [[1.0]]])
 def test_a_fetch_that_is_not_a_node(affine, fetch):
     with pytest.raises(TypeError, match="can only fetch nodes"):
         ds.Session().run(fetch, {affine.x: [[1.0, 2.0]]})
