@@ -3,12 +3,12 @@ leads to it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
-from .graph import Node, Operation, Variable, topological_order
+from .graph import Node, Operation, Variable, node_types, topological_order
 
 GradientFunction = Callable[..., Any]
 
@@ -39,21 +39,15 @@ class RegisterGradient:
 
 
 def _operation_class(name: str) -> type[Operation]:
-    """The subclass of Operation called ``name``: looked up, never
-    ``eval``-ed."""
-    found, pending = [], [Operation]
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
-        if cls.__name__ == name:
-            found.append(cls)
-    if len(found) != 1:
-        problem = "no" if not found else "more than one"
+    """The Operation subclass called ``name``: looked up, never ``eval``-ed.
+    Of several classes of that name (a notebook cell run twice defines its
+    class twice), the one defined last."""
+    cls = node_types.get(name)
+    if cls is None or not issubclass(cls, Operation):
         raise ValueError(
-            f"RegisterGradient({name!r}): {problem} Operation subclass "
-            "has that name"
+            f"RegisterGradient({name!r}): no Operation subclass has that name"
         )
-    return found[0]
+    return cls
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -74,19 +68,16 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad
 
 
-def gradient_path(loss: Node) -> list[tuple[Operation, tuple[bool, ...]]]:
+def gradient_path(
+    loss: Node, sources: tuple[type, ...] = (Variable,)
+) -> list[tuple[Operation, tuple[bool, ...]]]:
     """The operations backpropagation visits, from ``loss`` back towards the
-    Variables, each with a flag per input: does that input need a gradient?
-
-    Only nodes that depend on a Variable need one: the data placeholders lead
-    to the loss too, but nothing ever updates them. The path depends on the
-    graph alone, never on values, so a training step works it out once and
-    follows it at every run.
-    """
+    Variables (or other ``sources``), each with a flag per input: does that
+    input need a gradient? Only nodes that depend on a source need one."""
     order = topological_order([loss])
     needs_gradient: set[Node] = set()
     for node in order:
-        if isinstance(node, Variable) or any(
+        if isinstance(node, sources) or any(
             i in needs_gradient for i in node.input_nodes
         ):
             needs_gradient.add(node)
@@ -159,15 +150,34 @@ def checked_shape(
 
 
 def gradient_function(operation: Operation) -> GradientFunction:
-    """The gradient function registered for the operation's type."""
+    """The gradient function registered for the operation's type. A subclass
+    inherits its parent's only if it also inherits the parent's ``compute``:
+    an operation that computes something new needs a gradient of its own."""
     for cls in type(operation).__mro__:
         if cls in gradient_registry:
             return gradient_registry[cls]
+        if "compute" in vars(cls):
+            break
     raise LookupError(
         "no gradient is registered for operation type "
         f"{type(operation).__name__!r} (node {operation.name!r}); "
-        f"register one with @RegisterGradient({type(operation).__name__!r})"
+        f"register one with @RegisterGradient({type(operation).__name__})"
     )
+
+
+class GradientTable(dict):
+    """A gradient for every node a loss depends on; asking for any other node
+    says so, instead of a bare KeyError."""
+
+    def __init__(self, loss: Node, gradients: Iterable) -> None:
+        super().__init__(gradients)
+        self.loss = loss
+
+    def __missing__(self, node: Any) -> np.ndarray:
+        raise KeyError(
+            f"the loss {self.loss.name!r} does not depend on {node!r}, so it "
+            "has no gradient for it"
+        )
 
 
 class gradient_table(Operation):
@@ -177,15 +187,18 @@ class gradient_table(Operation):
     def __init__(self, loss: Node, name: str | None = None) -> None:
         super().__init__([loss], name)
         self.loss = loss
-        self.path = gradient_path(loss)
+        self.path = gradient_path(loss, sources=(Node,))
 
-    def evaluate(self, values: dict[Node, Any]) -> dict[Node, np.ndarray]:
-        return dict(backpropagate(self.loss, values, self.path))
+    def evaluate(self, values: dict[Node, Any]) -> GradientTable:
+        return GradientTable(
+            self.loss, backpropagate(self.loss, values, self.path)
+        )
 
 
 def compute_gradients(loss: Node) -> gradient_table:
-    """An operation whose value, in a session run, maps each node to
-    d(loss)/d(node).
+    """An operation whose value, in a session run, maps every node the loss
+    depends on -- Variables, operations and fed data alike -- to
+    d(loss)/d(node). A loss with several entries is taken as their sum.
 
     >>> from deepscratch import Graph, Session, Variable, multiply, reduce_sum
     >>> with Graph().as_default():
@@ -194,4 +207,9 @@ def compute_gradients(loss: Node) -> gradient_table:
     ...     Session().run(grads)[x]
     array([2., 4., 6.])
     """
+    if not isinstance(loss, Node):
+        raise TypeError(
+            "compute_gradients takes the loss, a node of a graph; "
+            f"got {loss!r}"
+        )
     return gradient_table(loss)

@@ -12,8 +12,10 @@ runs -- that is what a variable is.
 from __future__ import annotations
 
 import itertools
+import threading
+import weakref
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -26,17 +28,18 @@ class Graph:
     the default; in a ``with`` statement, the previous default returns after
     the block."""
 
-    def __init__(self, name: str | None = None) -> None:
+    def __init__(self, name: str | None = None, seed: int = 0) -> None:
         self.name = name or f"#{next(_graph_numbers)}"
+        self.seed = seed  # where the random streams of its operations start
         self.nodes: list[Node] = []
-        self.previous_defaults: list[Graph] = []
+        self.names: set[str] = set()  # of its nodes, each unique
         # How many nodes of each type it has, for names like add_2.
         self.node_counts: Counter[str] = Counter()
 
     def as_default(self) -> Graph:
         """Make this the graph new nodes join (usable in ``with``)."""
-        self.previous_defaults.append(get_default_graph())
-        _make_default(self)
+        _current.previous.append(weakref.ref(get_default_graph()))
+        _current.graph = self
         return self
 
     operations = property(lambda self: _nodes_of(self, Operation))
@@ -44,50 +47,81 @@ class Graph:
     variables = property(lambda self: _nodes_of(self, Variable))
 
     def __enter__(self) -> Graph:
+        # ``with graph.as_default():`` has made it the default already;
+        # ``with graph:`` makes it the default now.
+        if get_default_graph() is not self:
+            self.as_default()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        _make_default(self.previous_defaults.pop())
+        previous = _current.previous.pop()()
+        _current.graph = previous if previous is not None else _first_graph
 
     def __repr__(self) -> str:
         return f"<Graph {self.name}>"
 
 
+class _CurrentGraph(threading.local):
+    """Each thread's default graph, and the defaults to return to after a
+    ``with`` block. Only weak references are kept of those: a graph that
+    ``Graph().as_default()`` replaced, and that nothing else refers to, is
+    freed with its nodes and their values."""
+
+    def __init__(self) -> None:
+        self.graph: Graph | None = None  # None: the process's first graph
+        self.previous: list[weakref.ref[Graph]] = []
+
+
 _graph_numbers = itertools.count(1)
-_default_graph = Graph("default")
+_first_graph = Graph("default")
+_current = _CurrentGraph()
 
 
 def get_default_graph() -> Graph:
-    """The graph that new nodes join."""
-    return _default_graph
-
-
-def _make_default(graph: Graph) -> None:
-    global _default_graph
-    _default_graph = graph
+    """The graph that new nodes join, in this thread."""
+    graph = _current.graph
+    return graph if graph is not None else _first_graph
 
 
 def _nodes_of(graph: Graph, kind: type) -> list:
     return [node for node in graph.nodes if isinstance(node, kind)]
 
 
+#: Every type of node by its name, for ``RegisterGradient("add")``.
+node_types: dict[str, type[Node]] = {}
+
+#: The operations Python's operators build: ``x + y`` is ``OPERATORS["add"]``.
+#: operations.py fills it in, so that this module imports none of the others.
+OPERATORS: dict[str, Callable[..., Operation]] = {}
+
+
 class Node:
-    """What operations, placeholders, variables and constants have in
-    common."""
+    """What operations, placeholders, variables and constants share."""
 
     # Let numpy arrays defer to our operators, so ``array + node`` builds an
     # ``add``.
     __array_ufunc__ = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        node_types[cls.__name__] = cls  # the last class of each name
+
     def __init__(
-        self, input_nodes: Iterable[Node] = (), name: str | None = None
+        self, input_nodes: Iterable[Any] = (), name: str | None = None
     ) -> None:
+        if name is not None and not isinstance(name, str):
+            raise TypeError(
+                f"the name of a {type(self).__name__} must be a string, "
+                f"got {name!r}"
+            )
         self.graph = get_default_graph()
+        # Every check comes before the node, or any constant for a number
+        # among its inputs, joins the graph: a failure leaves nothing behind.
         self.input_nodes: list[Node] = _inputs_in(
-            self.graph, type(self), input_nodes
+            self.graph, type(self), list(input_nodes)
         )
         self.consumers: list[Operation] = []
-        self.name = name if name is not None else _automatic_name(self)
+        self.name = _unique_name(self.graph, type(self).__name__, name)
         self.graph.nodes.append(self)
 
     def evaluate(self, values: dict[Node, Any]) -> Any:
@@ -102,80 +136,82 @@ class Node:
     # Python operators build operations, so ``x @ W + b`` reads like the
     # formula.
     def __add__(self, other: Any) -> Operation:
-        from .operations import add
-
-        return add(self, other)
+        return OPERATORS["add"](self, other)
 
     def __radd__(self, other: Any) -> Operation:
-        from .operations import add
-
-        return add(other, self)
+        return OPERATORS["add"](other, self)
 
     def __sub__(self, other: Any) -> Operation:
-        from .operations import add, negative
-
-        return add(self, negative(other))
+        return OPERATORS["add"](self, OPERATORS["negative"](other))
 
     def __rsub__(self, other: Any) -> Operation:
-        from .operations import add, negative
-
-        return add(other, negative(self))
+        return OPERATORS["add"](other, OPERATORS["negative"](self))
 
     def __mul__(self, other: Any) -> Operation:
-        from .operations import multiply
-
-        return multiply(self, other)
+        return OPERATORS["multiply"](self, other)
 
     def __rmul__(self, other: Any) -> Operation:
-        from .operations import multiply
-
-        return multiply(other, self)
+        return OPERATORS["multiply"](other, self)
 
     def __matmul__(self, other: Any) -> Operation:
-        from .operations import matmul
-
-        return matmul(self, other)
+        return OPERATORS["matmul"](self, other)
 
     def __rmatmul__(self, other: Any) -> Operation:
-        from .operations import matmul
-
-        return matmul(other, self)
+        return OPERATORS["matmul"](other, self)
 
     def __neg__(self) -> Operation:
-        from .operations import negative
-
-        return negative(self)
+        return OPERATORS["negative"](self)
 
 
-def _inputs_in(graph: Graph, kind: type, inputs: Iterable[Any]) -> list[Node]:
-    """``inputs`` as nodes (numbers and arrays become constants), all of them
-    in ``graph``."""
-    nodes = [
-        value if isinstance(value, Node) else constant(value)
-        for value in inputs
-    ]
-    for node in nodes:
-        if node.graph is not graph:
+def _inputs_in(graph: Graph, kind: type, inputs: list[Any]) -> list[Node]:
+    """``inputs`` as nodes of ``graph``: numbers and arrays become constants,
+    but only once every input has been checked."""
+    for value in inputs:
+        if isinstance(value, Node) and value.graph is not graph:
             raise ValueError(
-                f"{kind.__name__} cannot take {node!r} as an input: "
-                f"it belongs to {node.graph!r}, but the default graph is "
+                f"{kind.__name__} cannot take {value!r} as an input: it "
+                f"belongs to {value.graph!r}, but the default graph is "
                 f"{graph!r}"
             )
-    return nodes
+    arrays = {
+        i: as_float_array(value, f"input {i} of {kind.__name__}")
+        for i, value in enumerate(inputs)
+        if not isinstance(value, Node)
+    }
+    return [
+        constant(arrays[i]) if i in arrays else value
+        for i, value in enumerate(inputs)
+    ]
 
 
-def _automatic_name(node: Node) -> str:
-    """The node's type and its number among the graph's nodes of that type:
-    ``add_2``."""
-    kind = type(node).__name__
-    node.graph.node_counts[kind] += 1
-    return f"{kind}_{node.graph.node_counts[kind]}"
+def _unique_name(graph: Graph, kind: str, name: str | None) -> str:
+    """``name`` if the graph has no node of that name yet, else ``name_1``,
+    ``name_2``, ...; without a name, the type and its number: ``add_2``. An
+    automatic name never takes a name already given."""
+    if name is None:
+        candidate = name
+        while candidate is None or candidate in graph.names:
+            graph.node_counts[kind] += 1
+            candidate = f"{kind}_{graph.node_counts[kind]}"
+    else:
+        candidate, number = name, 0
+        while candidate in graph.names:
+            number += 1
+            candidate = f"{name}_{number}"
+    graph.names.add(candidate)
+    return candidate
 
 
 def as_float_array(value: Any, what: str) -> np.ndarray:
-    """``value`` as a float64 array (itself, if it is one already), or a
-    TypeError that says which ``what`` was wrong."""
-    array = np.asarray(value)
+    """``value`` as a float64 array (itself, if it is one already), or an
+    error that says which ``what`` was wrong."""
+    try:
+        array = np.asarray(value)
+    except ValueError as error:  # a ragged list, say
+        raise ValueError(
+            f"{what} must be a rectangular array of numbers, got {value!r} "
+            f"({error})"
+        ) from None
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{what} must be numeric, got {value!r}")
     return array.astype(np.float64, copy=False)
@@ -212,7 +248,7 @@ class placeholder(Node):
     """An input whose value is supplied in ``feed_dict`` each time a session
     runs."""
 
-    def __init__(self, name: str | None = None) -> None:
+    def __init__(self, *, name: str | None = None) -> None:
         super().__init__(name=name)
 
     def evaluate(self, values: dict[Node, Any]) -> Any:
@@ -237,33 +273,58 @@ class MissingFeedError(KeyError):
 
 class Variable(Node):
     """A parameter of the graph: it holds its value (a float array) between
-    runs.
+    runs. Runs read it; training steps change it, after the run."""
 
-    The initial value is copied, so training never alters the caller's array.
-    """
-
-    def __init__(self, initial_value: Any, name: str | None = None) -> None:
-        value = as_float_array(
-            initial_value, f"the initial value of Variable {name!r}"
-        )
-        self.value = value.copy()
+    def __init__(self, initial_value: Any, *, name: str | None = None) -> None:
+        what = f"the initial value of Variable {name!r}"
+        self._value = as_float_array(initial_value, what).copy()
         super().__init__(name=name)
 
+    @property
+    def value(self) -> np.ndarray:
+        """Its value; a new one is checked and copied like the first."""
+        return self._value
+
+    @value.setter
+    def value(self, new_value: Any) -> None:
+        self._value = _new_value(self, new_value)
+
     def evaluate(self, values: dict[Node, Any]) -> np.ndarray:
-        return self.value
+        return read_only(self._value)
+
+
+def _new_value(variable: Variable, value: Any) -> np.ndarray:
+    """``value`` as the Variable's new value: a copy, as a float array of the
+    shape it had (unless it is the old array, changed in place)."""
+    if value is variable.value:
+        return value
+    array = as_float_array(value, f"the value of {variable!r}")
+    if array.shape != variable.value.shape:
+        raise ValueError(
+            f"the value of {variable!r} must keep its shape "
+            f"{variable.value.shape}, got shape {array.shape}"
+        )
+    return array.copy()
 
 
 class constant(Node):
     """A fixed value, such as the ``2`` in ``2 * x``. It is never trained."""
 
-    def __init__(self, value: Any, name: str | None = None) -> None:
-        self.value = as_float_array(
-            value, f"the value of constant {name!r}"
-        ).copy()
+    def __init__(self, value: Any, *, name: str | None = None) -> None:
+        what = f"the value of constant {name!r}"
+        self.value = read_only(as_float_array(value, what).copy())
         super().__init__(name=name)
 
     def evaluate(self, values: dict[Node, Any]) -> np.ndarray:
         return self.value
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """A view of ``array`` that cannot be written to: what a run hands its
+    operations, so that none of them can change a Variable's value."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 def topological_order(fetches: Iterable[Node]) -> list[Node]:

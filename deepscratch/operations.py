@@ -8,12 +8,13 @@ input.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from .gradients import RegisterGradient, unbroadcast
-from .graph import Operation
+from .graph import OPERATORS, Operation
 
 
 class add(Operation):
@@ -26,7 +27,7 @@ class add(Operation):
            [13., 24.]])
     """
 
-    def __init__(self, x: Any, y: Any, name: str | None = None) -> None:
+    def __init__(self, x: Any, y: Any, *, name: str | None = None) -> None:
         super().__init__([x, y], name)
 
     def compute(self, x_value: np.ndarray, y_value: np.ndarray) -> np.ndarray:
@@ -48,7 +49,7 @@ class matmul(Operation):
     array([ 1., -2.])
     """
 
-    def __init__(self, a: Any, b: Any, name: str | None = None) -> None:
+    def __init__(self, a: Any, b: Any, *, name: str | None = None) -> None:
         super().__init__([a, b], name)
 
     def compute(self, a_value: np.ndarray, b_value: np.ndarray) -> np.ndarray:
@@ -97,7 +98,7 @@ class sigmoid(Operation):
     array([0.        , 0.5       , 0.99330715])
     """
 
-    def __init__(self, a: Any, name: str | None = None) -> None:
+    def __init__(self, a: Any, *, name: str | None = None) -> None:
         super().__init__([a], name)
 
     def compute(self, a_value: np.ndarray) -> np.ndarray:
@@ -124,7 +125,7 @@ class softmax(Operation):
            [0.5, 0.5]])
     """
 
-    def __init__(self, a: Any, name: str | None = None) -> None:
+    def __init__(self, a: Any, *, name: str | None = None) -> None:
         super().__init__([a], name)
 
     def compute(self, a_value: np.ndarray) -> np.ndarray:
@@ -142,7 +143,7 @@ def _softmax_gradient(
 class log(Operation):
     """Element-wise natural logarithm."""
 
-    def __init__(self, x: Any, name: str | None = None) -> None:
+    def __init__(self, x: Any, *, name: str | None = None) -> None:
         super().__init__([x], name)
 
     def compute(self, x_value: np.ndarray) -> np.ndarray:
@@ -159,7 +160,7 @@ def _log_gradient(
 class multiply(Operation):
     """Element-wise product ``x * y`` (with broadcasting)."""
 
-    def __init__(self, x: Any, y: Any, name: str | None = None) -> None:
+    def __init__(self, x: Any, y: Any, *, name: str | None = None) -> None:
         super().__init__([x, y], name)
 
     def compute(self, x_value: np.ndarray, y_value: np.ndarray) -> np.ndarray:
@@ -192,6 +193,7 @@ class reduce_sum(Operation):
         self,
         A: Any,
         axis: int | tuple[int, ...] | None = None,
+        *,
         name: str | None = None,
     ) -> None:
         super().__init__([A], name)
@@ -218,7 +220,7 @@ def _reduce_sum_gradient(
 class negative(Operation):
     """Element-wise ``-x``."""
 
-    def __init__(self, x: Any, name: str | None = None) -> None:
+    def __init__(self, x: Any, *, name: str | None = None) -> None:
         super().__init__([x], name)
 
     def compute(self, x_value: np.ndarray) -> np.ndarray:
@@ -240,7 +242,7 @@ class relu(Operation):
     array([0., 0., 3.])
     """
 
-    def __init__(self, a: Any, name: str | None = None) -> None:
+    def __init__(self, a: Any, *, name: str | None = None) -> None:
         super().__init__([a], name)
 
     def compute(self, a_value: np.ndarray) -> np.ndarray:
@@ -262,7 +264,7 @@ class tanh(Operation):
     array([0., 1.])
     """
 
-    def __init__(self, a: Any, name: str | None = None) -> None:
+    def __init__(self, a: Any, *, name: str | None = None) -> None:
         super().__init__([a], name)
 
     def compute(self, a_value: np.ndarray) -> np.ndarray:
@@ -286,7 +288,16 @@ class reduce_mean(reduce_sum):
     """
 
     def compute(self, A_value: np.ndarray) -> np.ndarray:
+        if _averaged(A_value, self.axis) == 0:
+            raise ValueError("there are no entries to average")
         return np.mean(A_value, axis=self.axis)
+
+
+def _averaged(A: np.ndarray, axis: int | tuple[int, ...] | None) -> int:
+    """How many entries of ``A`` each entry of the mean along ``axis``
+    averages."""
+    axes = range(A.ndim) if axis is None else np.atleast_1d(axis)
+    return math.prod(A.shape[a] for a in axes)
 
 
 @RegisterGradient("reduce_mean")
@@ -295,8 +306,7 @@ def _reduce_mean_gradient(
 ):
     # A sum's gradient, shared by the number of entries each output entry
     # averages.
-    summed = _reduce_sum_gradient(op, grad, output, A)
-    return summed * (np.size(output) / np.size(A))
+    return _reduce_sum_gradient(op, grad, output, A) / _averaged(A, op.axis)
 
 
 class softmax_cross_entropy(Operation):
@@ -315,7 +325,9 @@ class softmax_cross_entropy(Operation):
     array([0.69314718])
     """
 
-    def __init__(self, logits: Any, c: Any, name: str | None = None) -> None:
+    def __init__(
+        self, logits: Any, c: Any, *, name: str | None = None
+    ) -> None:
         super().__init__([logits, c], name)
 
     def compute(
@@ -338,11 +350,13 @@ def _softmax_cross_entropy_gradient(
     c: np.ndarray,
 ):
     log_p = _log_softmax(logits)
-    # One gradient per row, for every entry of the row.
+    # One gradient per row, for every entry of the row; an input that was
+    # broadcast (a row of logits for every point, say) gets its share summed.
     G = np.expand_dims(grad, -1)
+    p_minus_c = np.exp(log_p) * np.sum(c, axis=-1, keepdims=True) - c
     return (
-        lambda: G * (np.exp(log_p) * np.sum(c, axis=-1, keepdims=True) - c),
-        lambda: -G * log_p,
+        lambda: unbroadcast(G * p_minus_c, logits.shape),
+        lambda: unbroadcast(-G * log_p, c.shape),
     )
 
 
@@ -356,12 +370,13 @@ class dropout_mask(Operation):
         x: Any,
         training: Any,
         rate: float,
-        seed: int = 0,
+        seed: int | None = None,
+        *,
         name: str | None = None,
     ) -> None:
         self.rate = _dropout_rate(rate)  # checked before the node joins
         super().__init__([x, training], name)
-        self.rng = np.random.default_rng(seed)
+        self.rng = _random_stream(self, seed)
 
     def compute(
         self, x_value: np.ndarray, training_value: np.ndarray
@@ -372,10 +387,21 @@ class dropout_mask(Operation):
         return keep / (1 - self.rate)
 
 
-def _dropout_rate(rate: float) -> float:
+def _dropout_rate(rate: Any) -> float:
+    if not isinstance(rate, int | float | np.number) or isinstance(rate, bool):
+        raise TypeError(f"dropout rate must be a number, got {rate!r}")
     if not 0 <= rate < 1:
         raise ValueError(f"dropout rate must be in [0, 1), got {rate!r}")
-    return rate
+    return float(rate)
+
+
+def _random_stream(op: Operation, seed: int | None) -> np.random.Generator:
+    """The operation's own random numbers: from ``seed``, or by default from
+    its graph's seed and its place among the graph's nodes, so that every
+    operation draws its own stream and a rebuilt graph draws the same ones."""
+    if seed is None:
+        return np.random.default_rng([op.graph.seed, op.graph.nodes.index(op)])
+    return np.random.default_rng(seed)
 
 
 @RegisterGradient("dropout_mask")
@@ -387,7 +413,9 @@ def _dropout_mask_gradient(
     return np.zeros_like(x), np.zeros_like(training)
 
 
-def dropout(x: Any, training: Any, rate: float, seed: int = 0) -> multiply:
+def dropout(
+    x: Any, training: Any, rate: float, seed: int | None = None
+) -> multiply:
     """Inverted dropout: while ``training`` is 1, zero each entry of ``x`` with
     probability ``rate`` and scale the survivors by ``1 / (1 - rate)``, so that
     every entry keeps its expected value; while ``training`` is 0, pass ``x``
@@ -395,7 +423,8 @@ def dropout(x: Any, training: Any, rate: float, seed: int = 0) -> multiply:
 
     It is ``x`` times a :class:`~deepscratch.dropout_mask`, so its gradient is
     the multiply's: the gradient flows back through the kept entries only,
-    scaled like them.
+    scaled like them. Without a ``seed``, each mask draws its own stream,
+    derived from its graph's seed and its place in the graph.
 
     >>> from deepscratch import Session, constant
     >>> x = constant([[1.0, 1.0, 1.0, 1.0]])
@@ -405,3 +434,6 @@ def dropout(x: Any, training: Any, rate: float, seed: int = 0) -> multiply:
     array([[2., 2., 0., 2.]])
     """
     return multiply(x, dropout_mask(x, training, rate, seed))
+
+
+OPERATORS.update(add=add, multiply=multiply, matmul=matmul, negative=negative)

@@ -3,7 +3,8 @@ each once."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,6 @@ import numpy as np
 from .graph import (
     Graph,
     Node,
-    Operation,
     as_float_array,
     get_default_graph,
     placeholder,
@@ -44,8 +44,15 @@ class Session:
         for node in self.order(fetch_list):
             if node not in values:
                 values[node] = evaluate(node, values)
-        results = [as_result(fetch, values[fetch]) for fetch in fetch_list]
+        results = [as_result(values[fetch]) for fetch in fetch_list]
+        apply_updates(values)  # training steps change Variables only now
         return results if isinstance(fetches, list | tuple) else results[0]
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass  # a session holds nothing to release: the Variables keep values
 
     def order(self, fetch_list: list[Any]) -> list[Node]:
         """The topological order of the fetches' nodes. A node's inputs never
@@ -100,12 +107,35 @@ def evaluate(node: Node, values: dict[Node, Any]) -> Any:
         ) from error
 
 
-def as_result(fetch: Node, value: Any) -> Any:
-    """A fetched value as the caller receives it: a plain float for a single
-    number, and a copy of a variable's array, which later training steps update
-    in place."""
+class Update:
+    """What a training step computes in a run: a change to Variables, which
+    the session makes after everything the run fetches has been computed."""
+
+    def __init__(self, apply: Callable[[], None]) -> None:
+        self.apply = apply
+
+
+def apply_updates(values: dict[Node, Any]) -> None:
+    """Make the changes the run's training steps computed, in the order the
+    steps ran: each from the values the Variables had when the run began."""
+    for value in values.values():
+        if isinstance(value, Update):
+            value.apply()
+
+
+def as_result(value: Any) -> Any:
+    """A value as a run returns it: a plain float for a single number, and a
+    copy of an array (of each array in a table of gradients), so that no
+    result shares memory with a Variable or with another result. A training
+    step's value is None."""
+    if isinstance(value, Update):
+        return None
+    if isinstance(value, dict):
+        copied = copy.copy(value)
+        copied.update((key, as_result(item)) for key, item in value.items())
+        return copied
     if isinstance(value, np.ndarray | np.floating) and np.ndim(value) == 0:
         return float(value)
-    if not isinstance(fetch, Operation):
+    if isinstance(value, np.ndarray):
         return value.copy()
     return value

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from .gradients import backpropagate, gradient_path
-from .graph import Node, Operation, Variable
+from .graph import Node, Operation, Variable, placeholder, topological_order
+from .session import Update
 
 
 class Optimizer:
@@ -29,8 +30,15 @@ class Optimizer:
 
     def minimize(self, loss: Node) -> Operation:
         """An operation that takes one training step each time a session runs
-        it."""
+        it. A loss with several entries is minimised as their sum."""
         return minimization(loss, self)
+
+    def apply_gradients(
+        self, grads: list[tuple[Variable, np.ndarray]]
+    ) -> None:
+        """Update each Variable, given the loss's gradient for it."""
+        for variable, grad in grads:
+            self.update(variable, grad)
 
     def update(self, variable: Variable, grad: np.ndarray) -> None:
         """Change ``variable.value`` in place, given the loss's gradient
@@ -61,9 +69,7 @@ class MomentumOptimizer(Optimizer):
 
     def __init__(self, learning_rate: float, momentum: float = 0.9) -> None:
         self.learning_rate = _positive(learning_rate, "learning_rate")
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-        self.momentum = momentum
+        self.momentum = _fraction(momentum, "momentum")
         self.velocity: dict[Variable, np.ndarray] = {}
 
     def update(self, variable: Variable, grad: np.ndarray) -> None:
@@ -76,8 +82,7 @@ class MomentumOptimizer(Optimizer):
 
 
 class AdamOptimizer(Optimizer):
-    """Adam (Kingma and Ba, 2015): steps along a running mean of the gradient,
-    divided by the running root mean square of its entries."""
+    """Adam (Kingma and Ba, 2015): momentum, scaled entry by entry."""
 
     def __init__(
         self,
@@ -87,7 +92,9 @@ class AdamOptimizer(Optimizer):
         epsilon: float = 1e-8,
     ) -> None:
         self.learning_rate = _positive(learning_rate, "learning_rate")
-        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        self.beta1 = _fraction(beta1, "beta1")
+        self.beta2 = _fraction(beta2, "beta2")
+        self.epsilon = _positive(epsilon, "epsilon")
         self.moments: dict[Variable, tuple[np.ndarray, np.ndarray, int]] = {}
 
     def update(self, variable: Variable, grad: np.ndarray) -> None:
@@ -96,7 +103,6 @@ class AdamOptimizer(Optimizer):
         s = self.beta2 * s + (1 - self.beta2) * grad**2
         t += 1
         self.moments[variable] = (m, s, t)
-        # Both averages start at 0: dividing by 1 - beta**t undoes that.
         m_hat, s_hat = m / (1 - self.beta1**t), s / (1 - self.beta2**t)
         step = self.learning_rate * m_hat / (np.sqrt(s_hat) + self.epsilon)
         variable.value -= step
@@ -123,21 +129,32 @@ class AdamWOptimizer(AdamOptimizer):
         super().update(variable, grad)
 
 
-def _positive(value: Any, name: str) -> float:
-    """``value`` as a float, if it is a positive finite number; a ValueError
-    otherwise."""
-    is_number = isinstance(value, int | float | np.number) and not isinstance(
+def _number(value: Any, name: str) -> float:
+    """``value`` as a float, if it is a finite number; an error otherwise."""
+    if not isinstance(value, int | float | np.number) or isinstance(
         value, bool
-    )
-    if not (is_number and math.isfinite(value) and value > 0):
-        raise ValueError(
-            f"{name} must be a positive finite number, got {value!r}"
-        )
+    ):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _positive(value: Any, name: str) -> float:
+    if _number(value, name) <= 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _fraction(value: Any, name: str) -> float:
+    if not 0 <= _number(value, name) < 1:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
     return float(value)
 
 
 class minimization(Operation):
-    """One training step: backpropagate through this run's values, then update.
+    """One training step: the gradients of this run's loss, which the
+    optimizer applies to the Variables once the run is over.
 
     Its input is the loss, so a session computes the forward pass of the run it
     is fetched in -- once, even when the loss is fetched too.
@@ -146,24 +163,69 @@ class minimization(Operation):
     def __init__(
         self, loss: Node, optimizer: Optimizer, name: str | None = None
     ) -> None:
+        check_trainable(loss)
         super().__init__([loss], name)
         self.loss, self.optimizer = loss, optimizer
         self.path = gradient_path(loss)
-        self.steps_taken = 0
 
-    def evaluate(self, values: dict[Node, Any]) -> None:
-        check_finite(self.loss, values[self.loss], step=self.steps_taken + 1)
-        for node, grad in backpropagate(self.loss, values, self.path):
-            if isinstance(node, Variable):
-                self.optimizer.update(node, grad)
-        self.steps_taken += 1
+    def evaluate(self, values: dict[Node, Any]) -> Update:
+        check_loss(self.loss, values)
+        grads = [
+            (node, grad)
+            for node, grad in backpropagate(self.loss, values, self.path)
+            if isinstance(node, Variable)
+        ]
+        check_gradients(self.loss, values, grads)
+        return Update(lambda: self.optimizer.apply_gradients(grads))
 
 
-def check_finite(loss: Node, loss_value: Any, step: int) -> None:
-    """A FloatingPointError, before any Variable changes, if the loss is not
-    finite."""
-    if not np.isfinite(loss_value).all():
-        raise FloatingPointError(
-            f"the loss {loss.name!r} is {loss_value} at training step {step}; "
-            "no variable was updated (try a smaller learning rate)"
+def check_trainable(loss: Any) -> None:
+    """An error unless ``loss`` is a node that depends on a Variable."""
+    if not isinstance(loss, Node):
+        raise TypeError(f"minimize() takes the loss, a node; got {loss!r}")
+    if not any(isinstance(n, Variable) for n in topological_order([loss])):
+        raise ValueError(
+            f"the loss {loss.name!r} depends on no Variable: there is nothing "
+            "to train"
         )
+
+
+def check_loss(loss: Node, values: dict[Node, Any]) -> None:
+    """A FloatingPointError if the loss is not finite, saying where that came
+    from: a fed value or a Variable that is not finite, or an operation."""
+    loss_value = values[loss]
+    if np.isfinite(loss_value).all():
+        return
+    bad_inputs = [
+        node
+        for node, value in values.items()
+        if isinstance(node, placeholder | Variable)
+        and not np.isfinite(value).all()
+    ]
+    cause = (
+        f"{bad_inputs[0]!r} is not finite"
+        if bad_inputs
+        else "its inputs are finite, so an operation made it so (a log of 0, "
+        "or an overflow: try a smaller learning rate)"
+    )
+    raise FloatingPointError(
+        f"the loss {loss.name!r} is {loss_value}; no Variable was updated: "
+        f"{cause}"
+    )
+
+
+def check_gradients(
+    loss: Node,
+    values: dict[Node, Any],
+    grads: list[tuple[Variable, np.ndarray]],
+) -> None:
+    """A FloatingPointError if a gradient is not finite, before any Variable
+    or optimizer state changes."""
+    for variable, grad in grads:
+        if not np.isfinite(grad).all():
+            raise FloatingPointError(
+                f"the gradient of the loss {loss.name!r} for {variable!r} is "
+                f"not finite, although the loss is {values[loss]}; no "
+                "Variable was updated: an operation's gradient overflowed (a "
+                "log of a saturated sigmoid, say)"
+            )

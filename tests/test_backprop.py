@@ -66,13 +66,28 @@ def test_bias_broadcasting_in_add():
     np.testing.assert_allclose(grads[b], [5, 10, 15])
 
 
-def test_no_gradient_is_computed_for_nodes_without_variables():
+def test_a_training_step_computes_no_gradient_for_nodes_without_variables():
     X = ds.placeholder()
     w = ds.Variable([1.0, 1.0])
     hidden = ds.sigmoid(X)
     weighted = ds.multiply(hidden, w)
     loss = ds.reduce_sum(weighted)
-    assert set(gradients(loss, {X: [0.0, 1.0]})) == {loss, weighted, w}
+    path = ds.gradients.gradient_path(loss)
+    assert [(op, needed) for op, needed in path] == [(loss, (True,)), (weighted, (False, True))]
+
+
+def test_compute_gradients_offers_every_node_the_loss_depends_on_data_included():
+    X = ds.placeholder()
+    w = ds.Variable([1.0, 2.0])
+    hidden = ds.sigmoid(X)
+    weighted = ds.multiply(hidden, w)
+    loss = ds.reduce_sum(weighted)
+    grads = gradients(loss, {X: [0.0, 0.0]})
+    assert set(grads) == {loss, weighted, hidden, X, w}
+    np.testing.assert_allclose(grads[X], [0.25, 0.5])  # w * sigmoid'(0): input saliency
+    unused = ds.Variable([1.0], name="unused")
+    with pytest.raises(KeyError, match=r"does not depend on <Variable 'unused'"):
+        grads[unused]
 
 
 class square(ds.Operation):
@@ -137,3 +152,63 @@ def test_a_gradient_of_the_wrong_shape_is_reported():
     w = ds.Variable(np.ones((2, 2)))
     with pytest.raises(ValueError, match=r"shape \(4,\).*shape \(2, 2\)"):
         gradients(ds.reduce_sum(flatten_wrong(w)))
+
+
+def test_a_notebook_cell_that_defines_an_operation_twice_registers_the_latest():
+    defined = []
+    for _ in range(2):  # the cell, run twice
+
+        class square(ds.Operation):
+            def __init__(self, x):
+                super().__init__([x])
+
+            def compute(self, x_value):
+                return x_value**2
+
+        @ds.RegisterGradient("square")
+        def _square_gradient(op, grad, output, x):
+            return 2 * x * grad
+
+        defined.append(square)
+    w = ds.Variable([3.0])
+    assert gradients(ds.reduce_sum(defined[-1](w)))[w].tolist() == [6.0]
+
+
+def test_a_subclass_with_its_own_compute_does_not_inherit_the_gradient():
+    class reduce_max(ds.reduce_sum):
+        def compute(self, A_value):
+            return A_value.max(axis=self.axis)
+
+    w = ds.Variable([1.0, 5.0, 2.0])
+    with pytest.raises(LookupError, match=r"no gradient is registered.*'reduce_max'"):
+        ds.compute_gradients(reduce_max(w))
+
+    class named_sum(ds.reduce_sum):  # a new constructor, the same computation
+        def __init__(self, A):
+            super().__init__(A, name="total")
+
+    assert gradients(named_sum(w))[w].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_the_package_imports_form_a_tree():
+    """No module of deepscratch imports, even inside a function, one that imports it back."""
+    import ast
+    from pathlib import Path
+
+    package = Path(ds.__file__).parent
+    imports = {}
+    for path in package.glob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                names |= {node.module} if node.module else {a.name for a in node.names}
+        imports[path.stem] = names
+
+    def reaches(start, target, seen=()):
+        return any(
+            module == target or (module not in seen and reaches(module, target, (*seen, module)))
+            for module in imports.get(start, ())
+        )
+
+    assert imports["graph"] == set()
+    assert [module for module in imports if reaches(module, module)] == []

@@ -69,9 +69,20 @@ def test_a_feed_key_that_is_not_a_placeholder(affine):
         ds.Session().run(affine.z, {affine.x: [[1.0, 2.0]], affine.W: np.ones((2, 3))})
 
 
-@pytest.mark.parametrize("rate", [0, -0.1, float("nan"), float("inf"), "0.1", None, True])
-def test_a_learning_rate_that_is_not_a_positive_finite_number(rate):
-    with pytest.raises(ValueError, match="learning_rate must be a positive finite number"):
+@pytest.mark.parametrize(
+    ("rate", "error", "message"),
+    [
+        (0, ValueError, "learning_rate must be a positive number, got 0"),
+        (-0.1, ValueError, "learning_rate must be a positive number"),
+        (float("nan"), ValueError, "learning_rate must be a finite number"),
+        (float("inf"), ValueError, "learning_rate must be a finite number"),
+        ("0.1", TypeError, "learning_rate must be a number, got '0.1'"),
+        (None, TypeError, "learning_rate must be a number"),
+        (True, TypeError, "learning_rate must be a number"),
+    ],
+)
+def test_a_learning_rate_that_is_not_a_positive_finite_number(rate, error, message):
+    with pytest.raises(error, match=message):
         GradientDescentOptimizer(rate)
 
 
@@ -84,8 +95,99 @@ def test_a_loss_that_becomes_infinite_is_reported_with_its_step():
         session = ds.Session()
         session.run(step, {x: [1.0]})
         before = w.value.copy()
-        with np.errstate(divide="ignore"), pytest.raises(FloatingPointError, match=r"'J'.*step 2"):
+        with (
+            np.errstate(divide="ignore"),
+            pytest.raises(
+                FloatingPointError, match=r"the loss 'J' is inf; no Variable was updated.*log of 0"
+            ),
+        ):
             session.run(step, {x: [0.0]})
         assert w.value.tolist() == before.tolist()
         session.run(step, {x: [1.0]})
-        assert step.steps_taken == 2
+        assert w.value.tolist() != before.tolist()
+
+
+def test_assigning_a_variables_value_is_checked_like_its_initial_value():
+    with ds.Graph().as_default():
+        W = ds.Variable([[1.0, 2.0]], name="W")
+        W.value = [[3, 4]]  # a list of ints becomes a float array
+        assert W.value.dtype == np.float64 and W.value.tolist() == [[3.0, 4.0]]
+        with pytest.raises(TypeError, match=r"value of <Variable 'W'.*must be numeric"):
+            W.value = [["a", "b"]]
+        with pytest.raises(ValueError, match=r"must keep its shape \(1, 2\), got shape \(2,\)"):
+            W.value = [1.0, 2.0]
+        step = GradientDescentOptimizer(0.5).minimize(ds.reduce_sum(W * W))
+        ds.Session().run(step)
+    assert W.value.tolist() == [[0.0, 0.0]]
+
+
+def test_a_finite_loss_with_an_infinite_gradient_changes_nothing():
+    with ds.Graph().as_default():
+        w = ds.Variable([-740.0], name="w")
+        loss = ds.negative(ds.reduce_sum(ds.log(ds.sigmoid(w))), name="J")
+        optimizer = ds.train.AdamOptimizer(0.1)
+        step = optimizer.minimize(loss)
+        with (
+            np.errstate(divide="ignore", over="ignore"),
+            pytest.raises(FloatingPointError, match=r"gradient of the loss 'J' for <Variable 'w'"),
+        ):
+            ds.Session().run(step)
+    assert w.value.tolist() == [-740.0] and optimizer.moments == {}
+
+
+def test_a_loss_made_infinite_by_the_data_names_the_placeholder():
+    with ds.Graph().as_default():
+        X = ds.placeholder(name="X")
+        w = ds.Variable([1.0])
+        step = GradientDescentOptimizer(0.1).minimize(ds.reduce_sum(X * w))
+        with pytest.raises(FloatingPointError, match=r"<placeholder 'X'.*is not finite"):
+            ds.Session().run(step, {X: [np.nan]})
+    assert w.value.tolist() == [1.0]
+
+
+@pytest.mark.parametrize(
+    ("settings", "error", "message"),
+    [
+        ({"beta1": 1.0}, ValueError, r"beta1 must be in \[0, 1\), got 1.0"),
+        ({"beta2": -0.1}, ValueError, r"beta2 must be in \[0, 1\)"),
+        ({"epsilon": 0.0}, ValueError, "epsilon must be a positive number"),
+        ({"beta1": "0.9"}, TypeError, "beta1 must be a number, got '0.9'"),
+        ({"learning_rate": [0.1]}, TypeError, "learning_rate must be a number"),
+    ],
+)
+def test_adams_settings_are_checked(settings, error, message):
+    with pytest.raises(error, match=message):
+        ds.train.AdamOptimizer(**settings)
+
+
+def test_momentum_and_dropout_settings_of_the_wrong_type():
+    with pytest.raises(TypeError, match=r"momentum must be a number, got '0\.5'"):
+        ds.train.MomentumOptimizer(0.1, momentum="0.5")
+    with ds.Graph().as_default() as graph:
+        x = ds.Variable([1.0])
+        with pytest.raises(TypeError, match="dropout rate must be a number, got None"):
+            ds.dropout(x, ds.constant(1.0), rate=None)
+        with pytest.raises(ValueError, match=r"dropout rate must be in \[0, 1\), got 1"):
+            ds.dropout(x, ds.constant(1.0), rate=1)
+    assert graph.operations == []
+
+
+def test_minimize_needs_a_loss_node_that_depends_on_a_variable():
+    optimizer = GradientDescentOptimizer(0.1)
+    with pytest.raises(TypeError, match=r"minimize\(\) takes the loss, a node; got 3.0"):
+        optimizer.minimize(3.0)
+    with ds.Graph().as_default():
+        x = ds.placeholder(name="x")
+        with pytest.raises(ValueError, match="'J' depends on no Variable: there is nothing"):
+            optimizer.minimize(ds.reduce_sum(x * x, name="J"))
+
+
+def test_compute_gradients_needs_a_loss_node():
+    with pytest.raises(TypeError, match="compute_gradients takes the loss, a node"):
+        ds.compute_gradients(np.ones(3))
+
+
+def test_a_ragged_feed_names_the_placeholder(affine):
+    with pytest.raises(ValueError, match=r"value fed to <placeholder 'x'.*rectangular array"):
+        ds.Session().run(affine.z, {affine.x: [[1.0, 2.0], [3.0]]})
+    still_usable(affine)

@@ -155,3 +155,23 @@ def test_digits_come_from_scikit_learn_without_a_download():
     X, c = ds.datasets.digits()
     assert X.shape == (1797, 64) and c.shape == (1797, 10)
     assert c.sum() == 1797 and X.min() >= 0.0 and X.max() == 1.0
+
+
+def test_softmax_cross_entropy_gradients_unbroadcast_like_add():
+    # A row of logits for every point (from a bias alone), and one row of labels for all.
+    check_gradients(ds.softmax_cross_entropy, A[0], ONE_HOT)
+    check_gradients(ds.softmax_cross_entropy, A, ONE_HOT[0])
+
+
+def test_reduce_mean_of_nothing_is_an_error_and_of_empty_rows_is_empty():
+    with ds.Graph().as_default():
+        x = ds.placeholder(name="x")
+        w = ds.Variable([1.0, 2.0])
+        batch_mean = ds.reduce_mean(x * w, axis=0, name="batch_mean")
+        row_means = ds.reduce_mean(x * w, axis=1)
+        session = ds.Session()
+        empty = {x: np.zeros((0, 2))}
+        with pytest.raises(ValueError, match=r"'batch_mean'.*\(0, 2\).*no entries to average"):
+            session.run(batch_mean, empty)
+        grads = session.run(ds.compute_gradients(ds.reduce_sum(row_means)), empty)
+    assert grads[x].shape == (0, 2) and grads[w].tolist() == [0.0, 0.0]

@@ -118,3 +118,97 @@ def test_an_operation_cannot_mix_graphs():
         with pytest.raises(ValueError, match="belongs to <Graph first>"):
             ds.add(x, y)
         assert second.operations == [] and y.consumers == []
+
+
+def test_graphs_replaced_without_with_are_freed():
+    """A notebook cell that runs ds.Graph().as_default() and builds a model, run again and
+    again, keeps only the graph that is the default now."""
+    import gc
+    import weakref
+
+    previous = ds.get_default_graph()
+    try:
+        graphs = []
+        for _ in range(20):
+            graph = ds.Graph().as_default()
+            ds.Variable(np.ones((100, 100)))
+            graphs.append(weakref.ref(graph))
+        del graph
+        gc.collect()
+        assert [ref() is not None for ref in graphs] == [False] * 19 + [True]
+    finally:
+        previous.as_default()
+
+
+def test_with_graph_makes_it_the_default_for_the_block():
+    outer = ds.get_default_graph()
+    with ds.Graph() as graph:
+        assert ds.get_default_graph() is graph
+        assert ds.placeholder().graph is graph
+    assert ds.get_default_graph() is outer
+
+
+def test_each_thread_has_its_own_default_graph():
+    import threading
+
+    outer = ds.get_default_graph()
+    built = {}
+
+    def build(name):
+        with ds.Graph(name) as graph:
+            started.wait()
+            built[name] = (graph, ds.placeholder())
+
+    started = threading.Event()
+    threads = [threading.Thread(target=build, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    started.set()
+    for thread in threads:
+        thread.join()
+    for graph, node in built.values():
+        assert node.graph is graph
+    assert ds.get_default_graph() is outer
+
+
+def test_a_session_is_a_context_manager():
+    with ds.Graph().as_default():
+        x = ds.Variable(2.0)
+        with ds.Session() as session:
+            assert session.run(x * x) == 4.0
+
+
+def test_names_are_unique_in_a_graph():
+    with ds.Graph().as_default() as graph:
+        first = ds.placeholder(name="x")
+        second = ds.placeholder(name="x")
+        chosen = ds.add(first, second, name="add_1")
+        automatic = ds.add(first, second)
+        named_like_it = ds.add(first, second, name="add_2")
+    assert [first.name, second.name] == ["x", "x_1"]
+    assert (chosen.name, automatic.name, named_like_it.name) == ("add_1", "add_2", "add_2_1")
+    assert len({node.name for node in graph.nodes}) == len(graph.nodes)
+
+
+def test_a_name_is_a_keyword_and_a_string():
+    with ds.Graph().as_default():
+        a, b, c = ds.Variable(1.0), ds.Variable(2.0), ds.Variable(3.0)
+        with pytest.raises(TypeError):
+            ds.add(a, b, c)
+        with pytest.raises(TypeError):
+            ds.sigmoid(a, 5)
+        with pytest.raises(TypeError, match="name of a add must be a string, got 5"):
+            ds.add(a, b, name=5)
+
+
+def test_a_failed_operation_leaves_nothing_behind():
+    with ds.Graph("first").as_default():
+        x = ds.Variable(1.0)
+    with ds.Graph("second").as_default() as second:
+        with pytest.raises(ValueError, match="belongs to <Graph first>"):
+            ds.add(3.0, x)  # the 3.0 would become a constant of the second graph
+        with pytest.raises(TypeError, match="must be numeric"):
+            ds.add(3.0, "four")
+        with pytest.raises(TypeError, match="must be a string"):
+            ds.add(3.0, 4.0, name=[1])
+    assert second.nodes == []

@@ -81,6 +81,9 @@ def test_loss_and_step_in_one_run_compute_the_forward_pass_once():
             counting_sigmoid.calls += 1
             return super().compute(a_value)
 
+    # Its own compute needs its own gradient: here, the sigmoid's.
+    ds.RegisterGradient(counting_sigmoid)(ds.gradients.gradient_registry[ds.sigmoid])
+
     with ds.Graph().as_default():
         w = ds.Variable([0.5, -0.5])
         loss = ds.reduce_sum(counting_sigmoid(w))
@@ -97,3 +100,17 @@ def test_every_variable_the_loss_depends_on_is_updated_and_no_other():
         step = GradientDescentOptimizer(0.1).minimize(ds.reduce_sum(ds.sigmoid(used)))
         ds.Session().run(step)
     assert used.value[0] < 1.0 and unused.value[0] == 1.0
+
+
+def test_dropout_masks_left_at_their_default_seeds_differ_and_repeat():
+    def masks():
+        with ds.Graph().as_default():
+            x = ds.Variable(np.ones((50, 40)))
+            on = ds.constant(1.0)
+            first, second = ds.dropout(x, on, 0.5), ds.dropout(x, on, 0.5)
+            return ds.Session().run([first, second])
+
+    first, second = masks()
+    assert not np.array_equal(first, second)  # two masks, two streams
+    again = masks()
+    assert np.array_equal(first, again[0]) and np.array_equal(second, again[1])
