@@ -15,6 +15,7 @@ from .graph import (
     as_float_array,
     get_default_graph,
     placeholder,
+    read_only,
     topological_order,
 )
 
@@ -89,7 +90,9 @@ class Session:
                 raise ValueError(
                     f"{node!r} is fed to a session of {self.graph!r}"
                 )
-            values[node] = as_float_array(value, f"the value fed to {node!r}")
+            if not (isinstance(value, np.ndarray) and value.dtype == float):
+                value = as_float_array(value, f"the value fed to {node!r}")
+            values[node] = read_only(value)  # a run never changes its data
         return values
 
 
