@@ -8,6 +8,7 @@ first and are class 0 (``c = [1, 0]``); the red points are class 1
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator
 
 import numpy as np
@@ -110,12 +111,25 @@ def train_test_split(
     ... )
     (3, 2, [0.0, 2.0, 4.0, 6.0, 8.0])
     """
+    _same_length(X, c)
+    if isinstance(test_fraction, bool) or not isinstance(
+        test_fraction, numbers.Real
+    ):
+        raise TypeError(
+            f"test_fraction must be a number, got {test_fraction!r}"
+        )
     if not 0 < test_fraction < 1:
         raise ValueError(
             f"test_fraction must be between 0 and 1, got {test_fraction!r}"
         )
     order = np.random.default_rng(seed).permutation(len(X))
     n_test = round(len(X) * test_fraction)
+    if not 0 < n_test < len(X):
+        side = "test" if n_test == 0 else "training"
+        raise ValueError(
+            f"test_fraction={test_fraction!r} of {len(X)} points leaves the "
+            f"{side} set empty ({n_test} test points)"
+        )
     test, train = order[:n_test], order[n_test:]
     return X[train], c[train], X[test], c[test]
 
@@ -134,10 +148,33 @@ def batches(
     ... ]
     [4, 4, 2]
     """
+    _same_length(X, c)
+    if isinstance(batch_size, bool) or not isinstance(
+        batch_size, numbers.Integral
+    ):
+        raise TypeError(f"batch_size must be an int, got {batch_size!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size!r}")
+    # Checked now; the order is drawn from rng when the first batch is asked
+    # for, as it always was.
+    return _batches(X, c, int(batch_size), rng)
+
+
+def _batches(
+    X: np.ndarray, c: np.ndarray, batch_size: int, rng: np.random.Generator
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     order = rng.permutation(len(X))
     for start in range(0, len(X), batch_size):
         chosen = order[start : start + batch_size]
         yield X[chosen], c[chosen]
+
+
+def _same_length(X: np.ndarray, c: np.ndarray) -> None:
+    if len(X) != len(c):
+        raise ValueError(
+            f"X has {len(X)} points but c has {len(c)} classes: one class "
+            "per point"
+        )
 
 
 def digits() -> tuple[np.ndarray, np.ndarray]:
