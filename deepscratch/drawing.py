@@ -5,7 +5,9 @@ The layout is layered, as Graphviz's ``dot`` draws: a node's rank is the length
 of the longest path to it, so every edge points the same way. An edge that
 spans several ranks passes through a waypoint in each rank it crosses;
 waypoints are ordered and spaced like nodes, so long edges go around nodes
-rather than through them.
+rather than through them. An edge spans at most ``MAX_SPAN`` ranks: a node
+with consumers further away is drawn again, dashed, just before them, so that
+the drawing grows in proportion to the graph rather than to its edges' lengths.
 
 Ranks run left to right while the drawing stays narrow enough for its labels to
 be read on a phone (``MAX_WIDTH``); a longer graph is laid out top to bottom
@@ -36,6 +38,11 @@ RANK_GAP, PORT = {False: 64, True: 40}, {False: 10, True: 20}
 # A drawing at most this wide shows its smallest text at >= 9 px on the one and
 # >= 6 px on the other.
 MAX_WIDTH = 700
+# The most ranks an edge spans. A node feeding consumers further away is drawn
+# again, with a dashed outline, in the rank before the first of them (and the
+# copy feeds the consumers up to MAX_SPAN ranks after it, and so on): otherwise
+# one input of each of the N operations of a chain would cross N^2 / 2 ranks.
+MAX_SPAN = 8
 TEXT, EDGE = "#111827", "#4b5563"
 # (fill, stroke) of each kind of node; TEXT has a contrast ratio of 12 or more
 # on every fill.
@@ -116,9 +123,10 @@ def draw(
         _edge(layout, *edge, dy)
         for edge, dy in zip(layout.edges, layout.ports, strict=True)
     ]
-    for node in order:
+    for item in [*order, *layout.copies]:
+        node = item.node if isinstance(item, _Copy) else item
         body += _node(
-            node, labels[node], layout, (annotations or {}).get(node)
+            item, labels[node], layout, (annotations or {}).get(node)
         )
     content = "\n".join(body)
     names = [labels[node][0] for node in order]
@@ -154,8 +162,17 @@ def draw(
     return GraphDrawing(svg, len(order), float(w), float(h))
 
 
+class _Copy:
+    """Another drawing of ``node``, next to consumers too far from it for an
+    edge."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+
 class _Layout:
-    """Ranks, order within ranks, and coordinates of the nodes and waypoints.
+    """Ranks, order within ranks, and coordinates of the nodes, their copies
+    and the waypoints.
 
     Positions are worked out along the ranks (``along``: x when the ranks run
     left to right, y when they run top to bottom) and across them; ``point``
@@ -180,19 +197,22 @@ class _Layout:
             consumers = [self.rank[c] for c in node.consumers if c in drawn]
             if not any(i in drawn for i in node.input_nodes) and consumers:
                 self.rank[node] = min(consumers) - 1
-        # (input, consumer, chain of the input, waypoints and consumer)
+        pairs = [(i, n) for n in order for i in n.input_nodes if i in drawn]
+        self.copies, drawing = self._copy_far_sources(pairs)
+        # (input, consumer, chain of the input or its copy, waypoints and
+        # consumer)
         self.edges = []
         # The neighbours of each item in the rank before and in the rank after.
-        self.before: dict = {node: [] for node in order}
-        self.after: dict = {node: [] for node in order}
-        pairs = [(i, n) for n in order for i in n.input_nodes if i in drawn]
+        self.before: dict = {item: [] for item in [*order, *self.copies]}
+        self.after: dict = {item: [] for item in [*order, *self.copies]}
         for e, (source, consumer) in enumerate(pairs):
+            start = drawing[source, self.rank[consumer]]
             waypoints = [
                 (e, r)
-                for r in range(self.rank[source] + 1, self.rank[consumer])
+                for r in range(self.rank[start] + 1, self.rank[consumer])
             ]
             self.rank.update({waypoint: waypoint[1] for waypoint in waypoints})
-            chain = [source, *waypoints, consumer]
+            chain = [start, *waypoints, consumer]
             for a, b in pairwise(chain):
                 self.before.setdefault(b, []).append(a)
                 self.after.setdefault(a, []).append(b)
@@ -210,12 +230,36 @@ class _Layout:
             # An ellipse's text is inset.
             stretch = 1.25 if isinstance(node, Operation) else 1.0
             self.size[node] = (max(48.0, text * stretch + 24), float(HEIGHT))
+        self.size.update({copy: self.size[copy.node] for copy in self.copies})
         # Sweeping ranks forwards (looking at the inputs) then backwards (the
         # consumers).
         self.sweeps = [(layer, self.before) for layer in self.layers[1:]]
         self.sweeps += [(layer, self.after) for layer in self.layers[-2::-1]]
         self._order_ranks()
         self._place()
+
+    def _copy_far_sources(
+        self, pairs: list[tuple[Node, Node]]
+    ) -> tuple[list[_Copy], dict[tuple[Node, int], Node | _Copy]]:
+        """Copies of the nodes whose consumers lie more than ``MAX_SPAN``
+        ranks after them (their ranks go into ``self.rank``), and which
+        drawing of a node, itself or a copy, feeds its consumers of each
+        rank."""
+        consumer_ranks: dict[Node, set[int]] = {}
+        for source, consumer in pairs:
+            consumer_ranks.setdefault(source, set()).add(self.rank[consumer])
+        copies: list[_Copy] = []
+        drawing = {}
+        for source, ranks in consumer_ranks.items():
+            current, reach = source, self.rank[source] + MAX_SPAN
+            for r in sorted(ranks):
+                if r > reach:
+                    # A copy just before the first consumer out of reach.
+                    current, reach = _Copy(source), r - 1 + MAX_SPAN
+                    copies.append(current)
+                    self.rank[current] = r - 1
+                drawing[source, r] = current
+        return copies, drawing
 
     def extent(self, item: object) -> tuple[float, float]:
         """An item's size along the ranks' direction and across it."""
@@ -336,10 +380,11 @@ def _edge(
     length, breadth = layout.extent(consumer)
     # Where the ellipse's edge is, this far from the middle of its side.
     inset = length / 2 * (1 - (1 - (2 * offset / breadth) ** 2) ** 0.5)
+    start = chain[0]  # the source, or its copy
     points = [
         (
-            layout.along[source] + layout.extent(source)[0] / 2,
-            layout.across[source],
+            layout.along[start] + layout.extent(start)[0] / 2,
+            layout.across[start],
         )
     ]
     # Cross each waypoint's rank straight, at its place.
@@ -378,16 +423,21 @@ def _edge(
 
 
 def _node(
-    node: Node, label: tuple[str, str | None], layout: _Layout, note: object
+    item: Node | _Copy,
+    label: tuple[str, str | None],
+    layout: _Layout,
+    note: object,
 ) -> list[str]:
-    """The shape, label and badge of ``node``, in a group titled with its full
-    name."""
+    """The shape, label and badge of a node or of its copy, in a group titled
+    with its full name."""
     (name, kind), (w, h), x, y = (
         label,
-        layout.size[node],
-        layout.x[node],
-        layout.y[node],
+        layout.size[item],
+        layout.x[item],
+        layout.y[item],
     )
+    copy = isinstance(item, _Copy)
+    node = item.node if copy else item
     fill, stroke = next(
         style for cls, style in STYLES.items() if isinstance(node, cls)
     )
@@ -404,8 +454,15 @@ def _node(
             f' width="{_n(w)}" height="{_n(h)}"'
         )
         shape += ' rx="8"'
+    title = node.name
+    if copy:  # the same node: its name, its label and colours, dashed
+        css, title, shape = (
+            css + " copy",
+            title + " (drawn again)",
+            shape + ' stroke-dasharray="5,3"',
+        )
     lines = [
-        f'<g class="node {css}"><title>{escape(node.name)}</title>',
+        f'<g class="node {css}"><title>{escape(title)}</title>',
         f'{shape} fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>',
     ]
     if kind is None:

@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from deepscratch import (
     sigmoid,
     softmax,
 )
-from deepscratch.drawing import MAX_WIDTH, GraphDrawing, _label, _Layout, draw
+from deepscratch.drawing import MAX_SPAN, MAX_WIDTH, GraphDrawing, _label, _Layout, draw
 from deepscratch.graph import topological_order
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -284,3 +285,76 @@ def test_empty_graph_and_bad_targets():
     parse(draw(Graph()))
     with pytest.raises(TypeError):
         draw([1, 2])
+
+
+def fed_to_a_chain(length: int, source: str = "leaf") -> tuple[Graph, placeholder | sigmoid]:
+    """x (or sigmoid(x)) feeds each operation of a chain of ``length`` adds: its edges span
+    1, 2, ..., ``length`` ranks."""
+    with Graph().as_default() as graph:
+        x = placeholder(name="x")
+        fed = x if source == "leaf" else sigmoid(x, name="h")
+        total = fed
+        for _ in range(length):
+            total = add(total, fed)
+    return graph, fed
+
+
+def copies(root: ET.Element) -> list[ET.Element]:
+    return [g for g in root.iter(f"{SVG}g") if "copy" in g.get("class", "").split()]
+
+
+@pytest.mark.parametrize("source", ["leaf", "operation"])
+def test_a_node_with_consumers_far_apart_is_drawn_again_next_to_them(source):
+    graph, fed = fed_to_a_chain(40, source)
+    drawing = draw(graph)
+    root = parse(drawing)
+    again = copies(root)
+    # Each copy serves the consumers of up to MAX_SPAN ranks: a few copies, not one per edge.
+    assert 40 / MAX_SPAN - 1 <= len(again) <= 40 / MAX_SPAN + 1
+    original = nodes(root)[fed.name]
+    assert "copy" not in original.get("class")
+    for group in again:
+        # The same node: the same name in its tooltip, label, shape and colours, but dashed.
+        assert group.find(f"{SVG}title").text.startswith(fed.name)
+        assert texts(group) == texts(original)
+        assert shape(group).tag == shape(original).tag
+        assert shape(group).get("fill") == shape(original).get("fill")
+        assert shape(group).get("stroke-dasharray") and not shape(original).get("stroke-dasharray")
+    # Every node once, undashed, and one path per edge; no edge crosses more than MAX_SPAN ranks.
+    solid = [
+        g for g in root.iter(f"{SVG}g") if g.get("class", "").startswith("node") and g not in again
+    ]
+    assert sorted(g.find(f"{SVG}title").text for g in solid) == sorted(n.name for n in graph.nodes)
+    paths = edges(root)
+    assert len(paths) == sum(len(node.input_nodes) for node in graph.nodes)
+    assert max(len(re.findall("[CL]", d)) for d in paths) <= 2 * MAX_SPAN - 1
+    assert drawing.node_count == len(graph.nodes)
+
+
+def test_a_graph_whose_edges_span_few_ranks_has_no_copies():
+    graph, _ = fed_to_a_chain(MAX_SPAN)
+    root = parse(draw(graph))
+    assert not copies(root)
+    assert max(len(re.findall("[CL]", d)) for d in edges(root)) == 2 * MAX_SPAN - 1
+    assert len(copies(parse(draw(fed_to_a_chain(MAX_SPAN + 1)[0])))) == 1
+
+
+def test_drawing_takes_time_and_space_linear_in_the_graph():
+    """Once quadratic: one input feeding each of 600 operations took 6 s and 10 MB of SVG."""
+
+    def cost(length: int) -> tuple[float, int]:
+        graph, _ = fed_to_a_chain(length)
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            svg = draw(graph).svg
+            times.append(time.perf_counter() - start)
+            if times[0] > 5:
+                break  # far too slow already: no need to measure it again
+        return min(times), len(svg)
+
+    seconds, size = cost(600)
+    assert seconds < 1 and size < 1_000_000
+    seconds_double, size_double = cost(1200)
+    assert seconds_double < 3 * seconds
+    assert size_double < 2.2 * size
