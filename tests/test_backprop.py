@@ -66,22 +66,22 @@ def test_bias_broadcasting_in_add():
     np.testing.assert_allclose(grads[b], [5, 10, 15])
 
 
-def test_a_training_step_computes_no_gradient_for_nodes_without_variables():
+def data_through_a_sigmoid_times_a_variable():
     X = ds.placeholder()
-    w = ds.Variable([1.0, 1.0])
+    w = ds.Variable([1.0, 2.0])
     hidden = ds.sigmoid(X)
     weighted = ds.multiply(hidden, w)
-    loss = ds.reduce_sum(weighted)
+    return X, w, hidden, weighted, ds.reduce_sum(weighted)
+
+
+def test_a_training_step_computes_no_gradient_for_nodes_without_variables():
+    _, _, _, weighted, loss = data_through_a_sigmoid_times_a_variable()
     path = ds.gradients.gradient_path(loss)
     assert [(op, needed) for op, needed in path] == [(loss, (True,)), (weighted, (False, True))]
 
 
 def test_compute_gradients_offers_every_node_the_loss_depends_on_data_included():
-    X = ds.placeholder()
-    w = ds.Variable([1.0, 2.0])
-    hidden = ds.sigmoid(X)
-    weighted = ds.multiply(hidden, w)
-    loss = ds.reduce_sum(weighted)
+    X, w, hidden, weighted, loss = data_through_a_sigmoid_times_a_variable()
     grads = gradients(loss, {X: [0.0, 0.0]})
     assert set(grads) == {loss, weighted, hidden, X, w}
     np.testing.assert_allclose(grads[X], [0.25, 0.5])  # w * sigmoid'(0): input saliency
