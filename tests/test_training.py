@@ -114,3 +114,14 @@ def test_dropout_masks_left_at_their_default_seeds_differ_and_repeat():
     assert not np.array_equal(first, second)  # two masks, two streams
     again = masks()
     assert np.array_equal(first, again[0]) and np.array_equal(second, again[1])
+
+
+def test_a_loss_with_several_entries_is_minimised_as_their_sum():
+    def train(make_loss):
+        with ds.Graph().as_default():
+            w = ds.Variable([1.0, -2.0])
+            step = GradientDescentOptimizer(0.1).minimize(make_loss(w * w))
+            ds.Session().run(step)
+            return w.value
+
+    np.testing.assert_array_equal(train(lambda squares: squares), train(ds.reduce_sum))
