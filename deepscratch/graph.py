@@ -38,7 +38,7 @@ class Graph:
 
     def as_default(self) -> Graph:
         """Make this the graph new nodes join (usable in ``with``)."""
-        _current.previous.append(weakref.ref(get_default_graph()))
+        _current.replaced = (self, weakref.ref(get_default_graph()))
         _current.graph = self
         return self
 
@@ -47,10 +47,13 @@ class Graph:
     variables = property(lambda self: _nodes_of(self, Variable))
 
     def __enter__(self) -> Graph:
-        # ``with graph.as_default():`` has made it the default already;
-        # ``with graph:`` makes it the default now.
-        if get_default_graph() is not self:
-            self.as_default()
+        replaced, _current.replaced = _current.replaced, None
+        if replaced is not None and replaced[0] is self:
+            previous = replaced[1]  # ``with graph.as_default():``
+        else:  # ``with graph:``
+            previous = weakref.ref(get_default_graph())
+            _current.graph = self
+        _current.previous.append(previous)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -69,6 +72,8 @@ class _CurrentGraph(threading.local):
 
     def __init__(self) -> None:
         self.graph: Graph | None = None  # None: the process's first graph
+        # The graph an ``as_default()`` just replaced, for a ``with`` on it.
+        self.replaced: tuple[Graph, weakref.ref[Graph]] | None = None
         self.previous: list[weakref.ref[Graph]] = []
 
 
@@ -123,6 +128,9 @@ class Node:
         self.consumers: list[Operation] = []
         self.name = _unique_name(self.graph, type(self).__name__, name)
         self.graph.nodes.append(self)
+        _current.replaced = (
+            None  # a later ``with graph:`` keeps it the default
+        )
 
     def evaluate(self, values: dict[Node, Any]) -> Any:
         """This node's value in a run whose values so far are ``values``."""

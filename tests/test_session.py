@@ -212,3 +212,18 @@ def test_a_failed_operation_leaves_nothing_behind():
         with pytest.raises(TypeError, match="must be a string"):
             ds.add(3.0, 4.0, name=[1])
     assert second.nodes == []
+
+
+def test_with_a_graph_that_is_already_the_default_keeps_it_the_default():
+    outer = ds.get_default_graph()
+    with outer:
+        ds.placeholder()
+    assert ds.get_default_graph() is outer
+    graph = ds.Graph().as_default()
+    try:
+        ds.placeholder()  # the graph is in use: a later with block keeps it the default
+        with graph:
+            pass
+        assert ds.get_default_graph() is graph
+    finally:
+        outer.as_default()
