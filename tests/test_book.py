@@ -90,13 +90,84 @@ def test_a_long_code_line_is_caught(tmp_path):
     assert long_code_lines(chapter) == [line]
 
 
+SOLUTION = re.compile(r"\{solution-start\}.*?\{solution-end\}", re.DOTALL)
+
+
 def test_no_chapter_retypes_library_code():
+    """A chapter shows the library with literalinclude. Only an exercise's solution defines
+    an operation of its own: the one the exercise asks the reader to write."""
     chapters = [ROOT / f"{page}.md" for page in toc_pages()]
     cell = re.compile(r"```\{code-cell\}.*?```", re.DOTALL)
     retyped = re.compile(r"^\s*(class \w+\((ds\.|deepscratch\.)?Operation\)|def compute\()", re.M)
     for chapter in chapters:
-        for source in cell.findall(chapter.read_text()):
+        for source in cell.findall(SOLUTION.sub("", chapter.read_text())):
             assert not retyped.search(source), f"{chapter.name} re-types library code"
+
+
+# The pages that teach, as opposed to the recap, the next steps and the reference pages.
+NOT_TEACHING = {"preface", "07_recap", "09_next_steps", "notation", "differences", "references"}
+TEACHING = [page for page in toc_pages() if Path(page).name not in NOT_TEACHING | {"api"}]
+GOALS = re.compile(r":::\{admonition\} After this chapter you can\n:class: tip\n\n((?:- .*\n)+):::")
+EXERCISE = re.compile(r":::\{exercise\} (.*)\n:label: (\S+)\n((?:.*\n)*?):::")
+
+
+def chapter_structure_problems(text: str) -> list[str]:
+    """What a teaching chapter lacks: goals up front, a summary, and at least three graded
+    exercises that each say what they practise and have a solution."""
+    problems = []
+    goals = GOALS.search(text)
+    if not goals or not 3 <= goals.group(1).count("\n- ") + 1 <= 5:
+        problems.append("no 'After this chapter you can' tip with 3 to 5 points")
+    elif goals.start() > text.find("\n## "):
+        problems.append("the goals come after the first section")
+    summary, exercises = text.find("\n## Summary\n"), text.find("\n## Exercises\n")
+    if not 0 < summary < exercises:
+        problems.append("no '## Summary' followed by '## Exercises'")
+    found = EXERCISE.findall(text[exercises:]) if exercises > 0 else []
+    if len(found) < 3:
+        problems.append(f"{len(found)} exercises, not at least 3")
+    for title, label, body in found:
+        if not re.match(r"★{1,3} \S", title):
+            problems.append(f"exercise {label}: its title is not graded ★ to ★★★: {title!r}")
+        if "*Practises:*" not in body:
+            problems.append(f"exercise {label}: does not say what it practises")
+        if not re.search(rf"\{{solution(-start)?\}} {re.escape(label)}\n", text):
+            problems.append(f"exercise {label}: no solution")
+    return problems
+
+
+@pytest.mark.parametrize("page", TEACHING)
+def test_every_teaching_chapter_has_goals_a_summary_and_exercises(page):
+    assert chapter_structure_problems((ROOT / f"{page}.md").read_text()) == []
+
+
+def test_a_chapter_without_them_is_caught():
+    exercise = (
+        ":::{{exercise}} {title}\n:label: ex-{n}\n\n*Practises:* something.\n:::\n\n"
+        ":::{{solution}} ex-{n}\n:class: dropdown\n\nAn answer.\n:::\n"
+    )
+    good = (
+        "# A chapter\n\n:::{admonition} After this chapter you can\n:class: tip\n\n"
+        "- do one thing;\n- do another;\n- do a third.\n:::\n\n## A section\n\nText.\n\n"
+        "## Summary\n\nWhat we built.\n\n## Exercises\n\n"
+        + "".join(exercise.format(title="★ A task", n=n) for n in range(3))
+    )
+    assert chapter_structure_problems(good) == []
+    assert chapter_structure_problems(good.replace("- do a third.\n", "")) == [
+        "no 'After this chapter you can' tip with 3 to 5 points"
+    ]
+    assert "2 exercises, not at least 3" in chapter_structure_problems(
+        good.replace(exercise.format(title="★ A task", n=2), "")
+    )
+    assert chapter_structure_problems(good.replace("★ A task", "A task", 1)) == [
+        "exercise ex-0: its title is not graded ★ to ★★★: 'A task'"
+    ]
+    assert chapter_structure_problems(good.replace(":::{solution} ex-1", ":::{note}")) == [
+        "exercise ex-1: no solution"
+    ]
+    assert chapter_structure_problems(good.replace("## Summary", "## Wrap-up")) == [
+        "no '## Summary' followed by '## Exercises'"
+    ]
 
 
 LITERALINCLUDE = re.compile(r"```\{literalinclude\} (\S+)\n((?:[ \t]*:[\w-]+:.*\n)*)")
