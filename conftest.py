@@ -2,3 +2,7 @@
 pytester lets tests/test_chapter_cells.py run that collector on broken copies of a chapter."""
 
 pytest_plugins = ["chapter_cells", "pytester"]
+
+# The PyTorch listing of chapter 8 needs PyTorch, an optional extra: tests/test_frameworks.py
+# runs it when PyTorch is installed, instead of pytest importing it to look for doctests.
+collect_ignore = ["book/frameworks"]
