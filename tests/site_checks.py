@@ -285,14 +285,14 @@ def load_problems(visit: Visit) -> list[str]:
 MATH_JS = r"""() => {
   const problems = [];
   const clip = (text) => JSON.stringify(text.trim().replace(/\s+/g, " ").slice(0, 80));
-  // Raw TeX left in the visible text (code, and MathJax's own output, do not count).
-  const raw = /\$\$|\\begin\{|\\end\{|\\\[|\\\]|\\\(|\\\)/;
+  // Raw TeX left in the text, shown or in a solution still folded away (code, and MathJax's
+  // own output, do not count). The book writes no dollar sign outside maths and code.
+  const raw = /\$|\\begin\{|\\end\{|\\\[|\\\]|\\\(|\\\)/;
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const parent = node.parentElement;
     if (!parent || !raw.test(node.data)) continue;
     if (parent.closest("pre, code, script, style, textarea, mjx-container")) continue;
-    if (!parent.checkVisibility()) continue;
     problems.push(`raw TeX in the text: ${clip(node.data)}`);
   }
   // Every formula Sphinx wrote out has been typeset, without a TeX error.
