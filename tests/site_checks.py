@@ -1,7 +1,6 @@
 """What the site tests check, as functions that work on any HTML: the built book, and the small
 deliberately broken pages that show each check can fail.
 
-- ``serve(folder)`` serves a folder over HTTP on a loopback port, as a reader's web server would.
 - ``Browser`` drives Debian's Chromium through Playwright: one browser, one context, one tab per
   use. ``Tab.visit(url)`` loads a page, waits until it is ready to read (images decoded, formulas
   typeset, fonts loaded, no request in flight) and records every request, failed request and
@@ -15,19 +14,16 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import functools
-import http.server
 import json
 import os
 import posixpath
-import shutil
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
+
+from chromium import CHROMIUM_ARGS, CHROMIUM_CANDIDATES, READY_JS, find_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
@@ -36,55 +32,6 @@ SCREENSHOTS = BUILD / "screenshots"
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-
-# Chromium as root needs --no-sandbox; the others keep it from calling home on a closed network.
-# The resolver rule makes every host name fail at once: a request to another host is still
-# seen (and reported) by the tests, but nothing ever leaves the machine.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-gpu",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
-CHROMIUM_CANDIDATES = ["/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"]
-
-
-# --- serving ---------------------------------------------------------------------------------
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
-
-
-@contextlib.contextmanager
-def serve(folder: Path) -> Iterator[str]:
-    """Serve ``folder`` on a free loopback port; yields its base URL (ending in ``/``)."""
-    handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-# --- the browser -----------------------------------------------------------------------------
-
-
-def find_chromium() -> str | None:
-    """Chromium from $CHROMIUM, or Debian's, or one on the PATH."""
-    for candidate in [os.environ.get("CHROMIUM"), *CHROMIUM_CANDIDATES]:
-        if candidate and (path := shutil.which(candidate)):
-            return path
-    return None
 
 
 def browser_unavailable() -> str | None:
@@ -125,26 +72,6 @@ class Visit:
     failed: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
-
-
-# Wait until a page is ready to read: every image decoded (lazy ones too), every formula
-# typeset, the fonts loaded. Bounded, so that a page that never settles fails instead of hanging.
-READY_JS = """async () => {
-  const settle = (async () => {
-    for (const img of document.images) img.loading = "eager";
-    await Promise.all([...document.images].map((img) => img.complete ? null :
-      new Promise((done) => {
-        img.addEventListener("load", done, {once: true});
-        img.addEventListener("error", done, {once: true});
-      })));
-    if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
-      await MathJax.startup.promise;
-    }
-    await document.fonts.ready;
-  })();
-  const timeout = new Promise((done) => setTimeout(() => done("timeout"), 15000));
-  return await Promise.race([settle.then(() => "ready"), timeout]);
-}"""
 
 
 class Tab:

@@ -23,8 +23,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import chromium
 import site_checks
 from build_book import toc_pages
+from chromium import serve
 from site_checks import (
     DESKTOP,
     HTML,
@@ -48,7 +50,6 @@ from site_checks import (
     output_problems,
     require_browser,
     search,
-    serve,
     third_party_problems,
 )
 
@@ -506,7 +507,7 @@ def test_a_serious_accessibility_violation_fails(broken_site):
 
 
 def test_without_chromium_the_browser_tests_skip_but_fail_under_ci(monkeypatch):
-    monkeypatch.setattr(site_checks, "CHROMIUM_CANDIDATES", ["/nonexistent/chromium"])
+    monkeypatch.setattr(chromium, "CHROMIUM_CANDIDATES", ["/nonexistent/chromium"])
     monkeypatch.delenv("CHROMIUM", raising=False)
     assert "no Chromium found" in site_checks.browser_unavailable()
     monkeypatch.delenv("CI", raising=False)
