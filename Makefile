@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: book test lint serve clean bench
+.PHONY: book pdf test lint serve clean bench
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -23,6 +23,10 @@ _build/.inputs: $(SITE_INPUTS)
 book: $(INSTALLED) _build/.inputs
 	$(BIN)/python _ext/build_book.py
 	@echo "The site is in _build/html: open _build/html/index.html, or run 'make serve'."
+
+# The whole book as one PDF, printed by Chromium from a single-page build of the site.
+pdf: book
+	$(BIN)/python _ext/build_pdf.py
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
