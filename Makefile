@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: book pdf test lint serve clean bench
+.PHONY: book pdf test binder-check lint serve clean bench
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -34,6 +34,10 @@ lint: $(INSTALLED)
 
 test: lint _build/.inputs
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+# Builds the launch button's environment afresh from binder/ and runs every chapter in it.
+binder-check: $(INSTALLED)
+	$(BIN)/python tests/binder_env.py
 
 # Compares deepscratch with a hand-written numpy reference (and PyTorch, once
 # `.venv/bin/pip install -e ".[bench]"` added it). BENCH_ARGS="--no-book" skips the book builds.

@@ -4,7 +4,9 @@ The book is built as one HTML page (Sphinx's ``singlehtml`` builder, from the ex
 that ``make book`` fills), served on a loopback port and opened in the Chromium the browser
 tests use, with every other host unreachable. The page is prepared for paper -- a cover, no
 navigation, solutions and hidden code unfolded, code wrapped at the margin, each chapter on a
-new page -- and printed with a bookmark per heading and page numbers in the footer.
+new page -- and printed with page numbers in the footer. Chromium's own bookmarks lose the
+space where a heading wraps and repeat some headings twice, so the outline is rebuilt from the
+page's headings: the preface, then each part of _toc.yml with its chapters and their sections.
 
 Usage: ``python _ext/build_pdf.py`` writes ``_build/pdf/deep-learning-from-scratch.pdf``.
 """
@@ -12,15 +14,22 @@ Usage: ``python _ext/build_pdf.py`` writes ``_build/pdf/deep-learning-from-scrat
 from __future__ import annotations
 
 import datetime
+import difflib
+import logging
+import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from chromium import CHROMIUM_ARGS, READY_JS, find_chromium, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 SINGLE = ROOT / "_build" / "singlehtml"
 PDF = ROOT / "_build" / "pdf" / "deep-learning-from-scratch.pdf"
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 
 # What paper needs and the screen does not: the page without the site's navigation, every
 # folded solution and code cell open, code wrapped rather than cut off, chapters on new pages.
@@ -59,6 +68,59 @@ COVER_JS = """(lines) => {
 }"""
 
 
+# Every heading Chromium makes a bookmark of, in order: its text, level, the document (chapter)
+# it belongs to ("" for the book's first page) and whether it is part of the printed contents.
+HEADINGS_JS = r"""() => {
+  const documents = [...document.querySelectorAll('span[id^="document-"]')];
+  const headings = [];
+  for (const element of document.querySelectorAll("h1, h2, h3, h4, h5, h6, [role=heading]")) {
+    if (!element.getClientRects().length || element.closest("#cover")) continue;
+    const copy = element.cloneNode(true);
+    copy.querySelectorAll(".headerlink").forEach((link) => link.remove());
+    const before = documents.filter(
+      (span) => span.compareDocumentPosition(element) & Node.DOCUMENT_POSITION_FOLLOWING);
+    headings.push({
+      text: copy.textContent.replace(/\s+/g, " ").trim(),
+      level: Number(element.getAttribute("aria-level") || element.tagName.slice(1)),
+      document: before.length ? before[before.length - 1].id.slice("document-".length) : "",
+      contents: Boolean(element.closest("#jb-print-toc")),
+    });
+  }
+  return headings;
+}"""
+
+
+# What would be cut off at the paper's edge: anything reaching past the page, and code or
+# formulas wider than their box (scrolled on screen, clipped on paper).
+CLIPPED_JS = r"""() => {
+  const width = document.documentElement.clientWidth;
+  const clipped = [];
+  for (const element of document.querySelectorAll("pre, div.math, img, svg, table")) {
+    if (!element.getClientRects().length || element.closest("#cover")) continue;
+    const box = element.getBoundingClientRect();
+    const scrolls = ["PRE", "DIV"].includes(element.tagName) &&
+      element.scrollWidth > element.clientWidth + 1;
+    if (box.right > width + 1 || box.left < -1 || scrolls) {
+      const text = element.textContent || element.getAttribute("alt") || "";
+      clipped.push(`${element.tagName.toLowerCase()} "${text.trim().slice(0, 50)}"`);
+    }
+  }
+  return clipped;
+}"""
+
+# A4 less the margins below, in CSS pixels: the page is laid out as wide as it will print.
+PRINT_WIDTH = round((210 - 2 * 16) / 25.4 * 96)
+
+
+@dataclass
+class Heading:
+    text: str
+    level: int
+    document: str
+    contents: bool
+    page: int = 0
+
+
 def build_single_page() -> None:
     build = [Path(sys.executable).with_name("jupyter-book"), "build", ROOT]
     build += ["--builder", "singlehtml", "-W", "-n", "--keep-going"]
@@ -77,9 +139,9 @@ def cover() -> list[tuple[str, str]]:
         or datetime.date.today().isoformat()
     )
     return [
-        ("title", "Deep Learning From Scratch"),
+        ("title", CONFIG["title"]),
         ("", "An executable book, and the small library it builds: <b>deepscratch</b>"),
-        ("", "by the deepscratch authors"),
+        ("", f"by {CONFIG['author']}"),
         (
             "",
             "It grew from Daniel Sabinasz's <i>Deep Learning From Scratch -- Theory and "
@@ -97,7 +159,7 @@ def print_pdf(path: Path = PDF) -> list[str]:
     problems: list[str] = []
     with serve(SINGLE) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1000, "height": 1400})
+        page = browser.new_page(viewport={"width": PRINT_WIDTH, "height": 1000})
 
         def check(response) -> None:
             if response.url == base + "searchindex.js":
@@ -122,6 +184,8 @@ def print_pdf(path: Path = PDF) -> list[str]:
         page.evaluate(UNFOLD_JS)
         page.evaluate(COVER_JS, cover())
         page.emulate_media(media="print")
+        headings = [Heading(**heading) for heading in page.evaluate(HEADINGS_JS)]
+        problems += [f"cut off at the margin: {what}" for what in page.evaluate(CLIPPED_JS)]
         path.parent.mkdir(parents=True, exist_ok=True)
         page.pdf(
             path=str(path),
@@ -138,7 +202,69 @@ def print_pdf(path: Path = PDF) -> list[str]:
             ),
         )
         browser.close()
+    problems += rebuild_outline(path, headings)
     return problems
+
+
+def _squashed(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def rebuild_outline(path: Path, headings: list[Heading]) -> list[str]:
+    """Replace the outline of the PDF at ``path`` with one made from ``headings`` (found on the
+    page, in the order of Chromium's bookmarks, whose pages it keeps); returns what went wrong."""
+    from pypdf import PdfReader, PdfWriter
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # it remarks on Chromium's object count
+    reader = PdfReader(path)
+    marks: list[tuple[str, int]] = []
+
+    def flatten(outline) -> None:
+        for item in outline:
+            if isinstance(item, list):
+                flatten(item)
+            else:
+                marks.append((item.title, reader.get_destination_page_number(item)))
+
+    flatten(reader.outline)
+    if len(marks) != len(headings):
+        return [f"Chromium made {len(marks)} bookmarks of the {len(headings)} headings"]
+    for heading, (title, page) in zip(headings, marks, strict=True):
+        similar = difflib.SequenceMatcher(None, _squashed(heading.text), _squashed(title))
+        if similar.ratio() < 0.6:
+            return [f"the bookmark {title!r} is not the heading {heading.text!r}"]
+        heading.page = page
+
+    writer = PdfWriter(clone_from=reader)
+    del writer.root_object["/Outlines"]
+
+    def add(title: str, page: int, parent=None):
+        return writer.add_outline_item(title=title, page_number=page, parent=parent)
+
+    body = [heading for heading in headings if not heading.contents]
+    add("Contents", next(h.page for h in headings if h.contents))
+    preface = [heading for heading in body if heading.document == ""]
+    parent = add("Preface", preface[0].page)
+    for heading in preface:
+        add(heading.text, heading.page, parent=parent)
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    for part in toc["parts"]:
+        documents = [chapter["file"] for chapter in part["chapters"]]
+        chapters = [[h for h in body if h.document == document] for document in documents]
+        part_mark = add(part["caption"], chapters[0][0].page)
+        for chapter_headings in chapters:
+            top = min(heading.level for heading in chapter_headings)
+            parents = {top - 1: part_mark}  # the latest bookmark of each level above
+            for heading in chapter_headings:
+                parents = {level: mark for level, mark in parents.items() if level < heading.level}
+                parents[heading.level] = add(
+                    heading.text, heading.page, parent=parents[max(parents)]
+                )
+    writer.page_mode = "/UseOutlines"
+    writer.add_metadata({"/Title": CONFIG["title"], "/Author": CONFIG["author"]})
+    writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
+    writer.write(path)
+    return []
 
 
 def main() -> int:

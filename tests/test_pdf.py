@@ -1,0 +1,124 @@
+"""The whole book as a PDF: ``make pdf`` (_ext/build_pdf.py) prints the single-page build with
+Chromium. The printed book has at least 100 pages, a bookmark for every chapter and for each of
+its sections, every chapter's title in its text, and not one figure replaced by the repr of
+the object that should have drawn it. The printing itself reports any request to another host
+and anything cut off at the margin. The last test plants each fault in a small PDF."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+
+from build_book import toc_pages
+from build_pdf import PDF
+from site_checks import HTML, ROOT, require_browser
+
+REPRS = re.compile(r"<(?:GraphDrawing|Figure size)[^>]*>")
+
+
+def _squashed(text: str) -> str:
+    """The text without white space, its ligatures (fi, ff, ...) spelled out as letters."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def _heading(element) -> str:
+    for link in element.select(".headerlink"):
+        link.decompose()
+    return " ".join(element.get_text(" ").split())
+
+
+def expected_outline(folder: Path = HTML) -> dict[str, list[str]]:
+    """Each page's title (the book's first page is the Preface) and its sections' titles."""
+    outline = {}
+    for number, page in enumerate(toc_pages()):
+        article = BeautifulSoup((folder / f"{page}.html").read_text(), "html.parser").article
+        title = "Preface" if number == 0 else _heading(article.find("h1"))
+        outline[title] = [_heading(h2) for h2 in article.select("section > h2")]
+    return outline
+
+
+def pdf_problems(path: Path, expected: dict[str, list[str]], min_pages: int = 100) -> list[str]:
+    """What the PDF at ``path`` lacks, as readable problems; empty when it has everything."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(path)
+    problems = []
+    if len(reader.pages) < min_pages:
+        problems.append(f"{len(reader.pages)} pages, fewer than {min_pages}")
+    children: dict[str, list[str]] = {}
+
+    def walk(outline, parent: str | None) -> None:
+        last = None  # a list in pypdf's outline holds the children of the item before it
+        for item in outline:
+            if isinstance(item, list):
+                walk(item, last)
+            else:
+                last = item.title
+                children.setdefault(last, [])
+                if parent is not None:
+                    children[parent].append(last)
+
+    walk(reader.outline, None)
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    squashed = _squashed(text)
+    for title, sections in expected.items():
+        if title not in children:
+            problems.append(f"no bookmark for {title!r}")
+        problems += [
+            f"no bookmark for the section {section!r} of {title!r}"
+            for section in sections
+            if section not in children.get(title, [])
+        ]
+        if title != "Preface" and _squashed(title) not in squashed:
+            problems.append(f"the title {title!r} is not in the text")
+    problems += [f"a figure printed as its repr: {repr_}" for repr_ in REPRS.findall(text)]
+    return problems
+
+
+@pytest.mark.xdist_group("site")
+def test_the_printed_book(built_book):
+    require_browser()
+    assert (HTML / f"{toc_pages()[0]}.html").exists(), (
+        "the book did not build:\n" + (built_book.stdout + built_book.stderr)[-3000:]
+    )
+    printing = subprocess.run(
+        [sys.executable, str(ROOT / "_ext" / "build_pdf.py")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert printing.returncode == 0, (printing.stdout + printing.stderr)[-3000:]
+    expected = expected_outline()
+    assert len(expected) == len(toc_pages()) and all(expected.values())
+    assert pdf_problems(PDF, expected) == []
+
+
+def test_the_checks_find_each_planted_fault(tmp_path):
+    """A one-page PDF with a figure's repr in it, one bookmark and one chapter missing."""
+    import matplotlib.pyplot as plt
+    from pypdf import PdfWriter
+
+    figure = plt.figure()
+    figure.text(0.1, 0.5, "1. Alpha\n<Figure size 640x480 with 1 Axes>")
+    with plt.rc_context({"pdf.fonttype": 42}):
+        figure.savefig(tmp_path / "plain.pdf")
+    plt.close(figure)
+    writer = PdfWriter(clone_from=tmp_path / "plain.pdf")
+    writer.add_outline_item(title="1. Alpha", page_number=0)
+    writer.write(tmp_path / "planted.pdf")
+
+    problems = pdf_problems(tmp_path / "planted.pdf", {"1. Alpha": ["1.1. One"], "2. Beta": []})
+    assert problems == [
+        "1 pages, fewer than 100",
+        "no bookmark for the section '1.1. One' of '1. Alpha'",
+        "no bookmark for '2. Beta'",
+        "the title '2. Beta' is not in the text",
+        "a figure printed as its repr: <Figure size 640x480 with 1 Axes>",
+    ]
