@@ -30,6 +30,7 @@ REQUIREMENTS = ROOT / "binder" / "requirements.txt"
 # What repo2docker's base environment has before it reads binder/.
 BINDER_BASE = ["jupyterlab", "ipykernel"]
 PROJECT = "deepscratch"
+COLOURS = r"\x1b\[[0-9;]*m"  # the terminal colours of a kernel's traceback
 
 
 def requirement_lines(path: Path = REQUIREMENTS) -> list[str]:
@@ -158,7 +159,8 @@ def run_chapter(chapter: str) -> str | None:
     try:
         client.execute()
     except CellExecutionError as error:
-        return f"{path.name}: {str(error).strip().splitlines()[-1]}"
+        last_line = re.sub(COLOURS, "", str(error).strip().splitlines()[-1])
+        return f"{path.name}: {last_line}"
     return None
 
 

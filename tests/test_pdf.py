@@ -1,8 +1,9 @@
 """The whole book as a PDF: ``make pdf`` (_ext/build_pdf.py) prints the single-page build with
 Chromium. The printed book has at least 100 pages, a bookmark for every chapter and for each of
-its sections, every chapter's title in its text, and not one figure replaced by the repr of
-the object that should have drawn it. The printing itself reports any request to another host
-and anything cut off at the margin. The last test plants each fault in a small PDF."""
+its sections, every chapter's title in its text, no formula left as TeX, and not one figure
+replaced by the repr of the object that should have drawn it. The printing itself reports
+any request to another host and anything cut off at the margin. The last test plants each
+fault in a small PDF."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from build_pdf import PDF
 from site_checks import HTML, ROOT, require_browser
 
 REPRS = re.compile(r"<(?:GraphDrawing|Figure size)[^>]*>")
+RAW_TEX = re.compile(r"\$\$|\\(?:frac|sum|mathbf|begin|partial)\b")
 
 
 def _squashed(text: str) -> str:
@@ -78,6 +80,7 @@ def pdf_problems(path: Path, expected: dict[str, list[str]], min_pages: int = 10
         if title != "Preface" and _squashed(title) not in squashed:
             problems.append(f"the title {title!r} is not in the text")
     problems += [f"a figure printed as its repr: {repr_}" for repr_ in REPRS.findall(text)]
+    problems += [f"TeX not typeset: {tex}" for tex in RAW_TEX.findall(text)]
     return problems
 
 
@@ -106,7 +109,9 @@ def test_the_checks_find_each_planted_fault(tmp_path):
     from pypdf import PdfWriter
 
     figure = plt.figure()
-    figure.text(0.1, 0.5, "1. Alpha\n<Figure size 640x480 with 1 Axes>")
+    figure.text(
+        0.1, 0.5, "1. Alpha $$\\frac{1}{2}$$\n<Figure size 640x480 with 1 Axes>", parse_math=False
+    )
     with plt.rc_context({"pdf.fonttype": 42}):
         figure.savefig(tmp_path / "plain.pdf")
     plt.close(figure)
@@ -121,4 +126,7 @@ def test_the_checks_find_each_planted_fault(tmp_path):
         "no bookmark for '2. Beta'",
         "the title '2. Beta' is not in the text",
         "a figure printed as its repr: <Figure size 640x480 with 1 Axes>",
+        "TeX not typeset: $$",
+        "TeX not typeset: \\frac",
+        "TeX not typeset: $$",
     ]
