@@ -19,6 +19,7 @@ import logging
 import re
 import subprocess
 import sys
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,8 +207,10 @@ def print_pdf(path: Path = PDF) -> list[str]:
     return problems
 
 
-def _squashed(text: str) -> str:
-    return re.sub(r"\s+", "", text)
+def squashed(text: str) -> str:
+    """The text without white space, its ligatures (fi, ff, ...) spelled out as letters: how
+    a heading compares with the text Chromium puts in a bookmark or a PDF reader extracts."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
 def rebuild_outline(path: Path, headings: list[Heading]) -> list[str]:
@@ -230,7 +233,7 @@ def rebuild_outline(path: Path, headings: list[Heading]) -> list[str]:
     if len(marks) != len(headings):
         return [f"Chromium made {len(marks)} bookmarks of the {len(headings)} headings"]
     for heading, (title, page) in zip(headings, marks, strict=True):
-        similar = difflib.SequenceMatcher(None, _squashed(heading.text), _squashed(title))
+        similar = difflib.SequenceMatcher(None, squashed(heading.text), squashed(title))
         if similar.ratio() < 0.6:
             return [f"the bookmark {title!r} is not the heading {heading.text!r}"]
         heading.page = page

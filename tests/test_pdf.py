@@ -10,23 +10,17 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import unicodedata
 from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
 
 from build_book import toc_pages
-from build_pdf import PDF
+from build_pdf import PDF, squashed
 from site_checks import HTML, ROOT, require_browser
 
 REPRS = re.compile(r"<(?:GraphDrawing|Figure size)[^>]*>")
 RAW_TEX = re.compile(r"\$\$|\\(?:frac|sum|mathbf|begin|partial)\b")
-
-
-def _squashed(text: str) -> str:
-    """The text without white space, its ligatures (fi, ff, ...) spelled out as letters."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
 def _heading(element) -> str:
@@ -68,7 +62,7 @@ def pdf_problems(path: Path, expected: dict[str, list[str]], min_pages: int = 10
 
     walk(reader.outline, None)
     text = "\n".join(page.extract_text() for page in reader.pages)
-    squashed = _squashed(text)
+    flat_text = squashed(text)
     for title, sections in expected.items():
         if title not in children:
             problems.append(f"no bookmark for {title!r}")
@@ -77,7 +71,7 @@ def pdf_problems(path: Path, expected: dict[str, list[str]], min_pages: int = 10
             for section in sections
             if section not in children.get(title, [])
         ]
-        if title != "Preface" and _squashed(title) not in squashed:
+        if title != "Preface" and squashed(title) not in flat_text:
             problems.append(f"the title {title!r} is not in the text")
     problems += [f"a figure printed as its repr: {repr_}" for repr_ in REPRS.findall(text)]
     problems += [f"TeX not typeset: {tex}" for tex in RAW_TEX.findall(text)]
