@@ -7,6 +7,9 @@ kernel, started in the chapter's folder, exactly as the build would run it), and
 finds every chapter in the cache. A chapter that fails here is simply not cached: the build runs it
 again and reports the error with its traceback, as it always has.
 
+After a successful build, the clean notebooks of the chapters are written next to the pages
+(_ext/notebooks.py).
+
 Usage: ``python _ext/build_book.py [--path-output DIR]`` (``_build/`` goes under DIR, default
 the repository). Prints ``<chapter>: Executing notebook`` for each chapter it runs, in Jupyter
 Book's own words, so that one pattern finds every chapter a build executed.
@@ -62,7 +65,12 @@ def main() -> int:
     execute_chapters(output / "_build" / ".jupyter_cache")
     build = [Path(sys.executable).with_name("jupyter-book"), "build", ROOT, "-W", "-n"]
     build += ["--keep-going", "--path-output", output]
-    return subprocess.run([str(arg) for arg in build], cwd=ROOT, check=False).returncode
+    returncode = subprocess.run([str(arg) for arg in build], cwd=ROOT, check=False).returncode
+    if returncode == 0:
+        from notebooks import write_notebooks  # it reads the pages just built
+
+        write_notebooks(output / "_build")
+    return returncode
 
 
 if __name__ == "__main__":

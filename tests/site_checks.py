@@ -13,8 +13,6 @@ deliberately broken pages that show each check can fail.
 from __future__ import annotations
 
 import base64
-import contextlib
-import json
 import os
 import posixpath
 import time
@@ -24,6 +22,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 from chromium import CHROMIUM_ARGS, CHROMIUM_CANDIDATES, READY_JS, find_chromium
+from notebooks import executed_notebook as executed_notebook  # for test_site
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
@@ -373,32 +372,6 @@ OUTPUTS_JS = r"""() => [...document.querySelectorAll("div.cell")].map((cell) => 
   return Boolean(output && (output.textContent.trim() ||
     output.querySelector("img, svg, canvas, iframe, table, video")));
 })"""
-
-
-def executed_notebook(page: str) -> dict | None:
-    """The executed notebook the build rendered ``page`` from, or None if there is none.
-
-    Like myst-nb, this takes the outputs from the build's execution cache. The copies myst-nb
-    writes to _build/jupyter_execute/ are only the fallback: when a chapter comes from the cache,
-    they are written without outputs."""
-    source = ROOT / f"{page}.ipynb"
-    if source.exists():
-        notebook = json.loads(source.read_text())
-    else:
-        from myst_nb.core.read import read_myst_markdown_notebook
-
-        source = ROOT / f"{page}.md"
-        notebook = read_myst_markdown_notebook(source.read_text(), path=str(source))
-    if not any(cell["cell_type"] == "code" for cell in notebook["cells"]):
-        return notebook
-    cache = BUILD / ".jupyter_cache"
-    if cache.is_dir():
-        from jupyter_cache import get_cache
-
-        with contextlib.suppress(KeyError):
-            return get_cache(str(cache)).merge_match_into_notebook(notebook)[1]
-    written = BUILD / "jupyter_execute" / f"{page}.ipynb"
-    return json.loads(written.read_text()) if written.exists() else None
 
 
 def expected_outputs(notebook: dict) -> list[bool]:
