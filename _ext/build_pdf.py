@@ -4,9 +4,11 @@ The book is built as one HTML page (Sphinx's ``singlehtml`` builder, from the ex
 that ``make book`` fills), served on a loopback port and opened in the Chromium the browser
 tests use, with every other host unreachable. The page is prepared for paper -- a cover, no
 navigation, solutions and hidden code unfolded, code wrapped at the margin, each chapter on a
-new page -- and printed with page numbers in the footer. Chromium's own bookmarks lose the
-space where a heading wraps and repeat some headings twice, so the outline is rebuilt from the
-page's headings: the preface, then each part of _toc.yml with its chapters and their sections.
+new page -- and printed with page numbers in the footer. It is printed twice: the first print
+tells on which page each chapter starts, for the printed contents to say. Chromium's own
+bookmarks lose the space where a heading wraps and repeat some headings twice, so the outline
+is rebuilt from the page's headings: the preface, then each part of _toc.yml with its chapters
+and their sections.
 
 Usage: ``python _ext/build_pdf.py`` writes ``_build/pdf/deep-learning-from-scratch.pdf``.
 """
@@ -41,11 +43,19 @@ button.toggle-button, .headerlink, .skip-link, #pst-back-to-top { display: none 
 .bd-container, .bd-page-width, .bd-main, .bd-content, .bd-article-container, .bd-article {
   max-width: none !important; width: 100% !important; margin: 0 !important;
   padding-left: 0 !important; padding-right: 0 !important; }
+details.hide > summary { display: none !important; }
 div.highlight pre { white-space: pre-wrap !important; overflow-wrap: anywhere; overflow: visible; }
 div.math { overflow: visible !important; }
+table code.literal, table code.literal span.pre { overflow-wrap: normal !important;
+  word-break: normal !important; }
 #jb-print-docs-body { break-after: page; }
 span[id^="document-"] + section { break-before: page; }
-img, svg, figure, div.cell_output { break-inside: avoid; }
+img, svg, figure, div.cell_output, div.cell_input.short { break-inside: avoid; }
+section > :last-child, div.solution:last-child { margin-bottom: 0 !important; }
+#contents .part { font-weight: bold; margin: 0.9em 0 0.3em; }
+#contents .entry { display: flex; margin: 0.25em 0 0.25em 1.2em; }
+#contents .entry a { color: inherit; text-decoration: none; }
+#contents .page { margin-left: auto; padding-left: 1em; }
 #cover { height: 24cm; display: flex; flex-direction: column; justify-content: center;
   text-align: center; break-after: page; }
 #cover .title { font-size: 2.6em; font-weight: bold; margin-bottom: 0.6em; }
@@ -58,6 +68,49 @@ UNFOLD_JS = """() => {
     hidden.classList.remove("toggle-hidden");
   for (const el of document.querySelectorAll("[style*='display: none']"))
     if (el.closest(".solution, .exercise, .cell")) el.style.display = "";
+}"""
+
+# The preface's heading repeats the book's title, which the cover has: on paper it is the Preface.
+# Identifiers in tables may break only after their punctuation, never inside a name.
+PAPER_JS = r"""() => {
+  // A code cell shorter than half a page moves whole to the next page rather than leave a
+  // stub; a longer one may break (kept whole, it would leave an empty page behind).
+  for (const input of document.querySelectorAll("div.cell_input"))
+    if (input.offsetHeight < 480) input.classList.add("short");
+  const preface = document.querySelector("article section > h1");
+  preface.textContent = "Preface";
+  preface.style.display = "block";
+  for (const code of document.querySelectorAll("table code.literal")) {
+    const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+    const texts = [];
+    while (walker.nextNode()) texts.push(walker.currentNode);
+    for (const text of texts) {
+      const parts = text.data.split(/(?<=[.(,=])/);
+      if (parts.length < 2) continue;
+      const pieces = parts.flatMap((part) => [document.createTextNode(part),
+        document.createElement("wbr")]);
+      text.replaceWith(...pieces.slice(0, -1));
+    }
+  }
+}"""
+
+# The printed contents: the preface, then each part's chapters, with the page each starts on
+# (a placeholder until the first print tells; the key of the preface is "").
+CONTENTS_JS = r"""() => {
+  const entry = (title, target, document) => `<div class="entry"><a href="${target}">${title}</a>
+    <span class="page" data-document="${document}">000</span></div>`;
+  const rows = [entry("Preface", "#", "")];
+  const toc = document.querySelector("#jb-print-toc nav");
+  for (const element of toc.querySelectorAll("p.caption, a[href^='#document-']")) {
+    if (element.matches("p.caption")) rows.push(`<div class="part">${element.textContent}</div>`);
+    else rows.push(entry(element.innerHTML, element.hash, element.hash.slice("#document-".length)));
+  }
+  toc.outerHTML = `<div id="contents">${rows.join("")}</div>`;
+}"""
+
+PAGES_JS = r"""(pages) => {
+  for (const page of document.querySelectorAll("#contents .page"))
+    page.textContent = pages[page.dataset.document];
 }"""
 
 COVER_JS = """(lines) => {
@@ -145,19 +198,22 @@ def cover() -> list[tuple[str, str]]:
         ("", f"by {CONFIG['author']}"),
         (
             "",
-            "It grew from Daniel Sabinasz's <i>Deep Learning From Scratch -- Theory and "
-            "Implementation</i> (deepideas.net, 2017) and its library TensorSlow.",
+            "It grew from Daniel Sabinasz&rsquo;s <i>Deep Learning From Scratch &ndash; Theory "
+            "and Implementation</i> (deepideas.net, 2017) and its library TensorSlow.",
         ),
-        ("", f"Printed from the site as built on {date}"),
+        ("", CONFIG["html"]["baseurl"]),
+        ("", f"Printed from the site as of {date}"),
     ]
 
 
 def print_pdf(path: Path = PDF) -> list[str]:
     """Print the single-page build to ``path``; returns what went wrong on the way: requests
-    to any other host, or for files the build lacks (there should be none)."""
+    to any other host or for files the build lacks, anything cut off at the margin, bookmarks
+    that are not the headings (there should be none)."""
     from playwright.sync_api import sync_playwright
 
     problems: list[str] = []
+    draft = path.with_suffix(".draft.pdf")
     with serve(SINGLE) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": PRINT_WIDTH, "height": 1000})
@@ -183,28 +239,53 @@ def print_pdf(path: Path = PDF) -> list[str]:
         page.evaluate(READY_JS)
         page.add_style_tag(content=PRINT_CSS)
         page.evaluate(UNFOLD_JS)
+        page.evaluate(PAPER_JS)
+        page.evaluate(CONTENTS_JS)
         page.evaluate(COVER_JS, cover())
         page.emulate_media(media="print")
-        headings = [Heading(**heading) for heading in page.evaluate(HEADINGS_JS)]
         problems += [f"cut off at the margin: {what}" for what in page.evaluate(CLIPPED_JS)]
+        headings = [Heading(**heading) for heading in page.evaluate(HEADINGS_JS)]
+
         path.parent.mkdir(parents=True, exist_ok=True)
-        page.pdf(
-            path=str(path),
-            format="A4",
-            margin={"top": "18mm", "bottom": "20mm", "left": "16mm", "right": "16mm"},
-            print_background=True,
-            outline=True,
-            tagged=True,
-            display_header_footer=True,
-            header_template="<span></span>",
-            footer_template=(
-                '<div style="font-size: 9px; width: 100%; text-align: center;">'
-                '<span class="pageNumber"></span> / <span class="totalPages"></span></div>'
-            ),
-        )
+        _print(page, draft)
+        problems += locate(draft, headings)
+        if problems:
+            return problems
+        starts = _chapter_starts(headings)
+        page.evaluate(PAGES_JS, starts)
+        _print(page, path)
         browser.close()
-    problems += rebuild_outline(path, headings)
-    return problems
+    draft.unlink()
+    problems += locate(path, headings)
+    if _chapter_starts(headings) != starts:
+        problems.append("the page numbers in the contents moved the chapters")
+    return problems + write_outline(path, headings)
+
+
+def _chapter_starts(headings: list[Heading]) -> dict[str, int]:
+    """The page each chapter (and, under "", the preface) starts on, counted from 1."""
+    starts: dict[str, int] = {}
+    for heading in headings:
+        if not heading.contents:
+            starts.setdefault(heading.document, heading.page + 1)
+    return starts
+
+
+def _print(page, path: Path) -> None:
+    page.pdf(
+        path=str(path),
+        format="A4",
+        margin={"top": "18mm", "bottom": "20mm", "left": "16mm", "right": "16mm"},
+        print_background=True,
+        outline=True,
+        tagged=True,
+        display_header_footer=True,
+        header_template="<span></span>",
+        footer_template=(
+            '<div style="font-size: 9px; width: 100%; text-align: center;">'
+            '<span class="pageNumber"></span> / <span class="totalPages"></span></div>'
+        ),
+    )
 
 
 def squashed(text: str) -> str:
@@ -213,13 +294,17 @@ def squashed(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
-def rebuild_outline(path: Path, headings: list[Heading]) -> list[str]:
-    """Replace the outline of the PDF at ``path`` with one made from ``headings`` (found on the
-    page, in the order of Chromium's bookmarks, whose pages it keeps); returns what went wrong."""
-    from pypdf import PdfReader, PdfWriter
+def _reader(path: Path):
+    from pypdf import PdfReader
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # it remarks on Chromium's object count
-    reader = PdfReader(path)
+    return PdfReader(path)
+
+
+def locate(path: Path, headings: list[Heading]) -> list[str]:
+    """Set each heading's page (counted from 0) from Chromium's bookmarks in the PDF at
+    ``path``, one per heading in the same order; returns what went wrong."""
+    reader = _reader(path)
     marks: list[tuple[str, int]] = []
 
     def flatten(outline) -> None:
@@ -237,8 +322,14 @@ def rebuild_outline(path: Path, headings: list[Heading]) -> list[str]:
         if similar.ratio() < 0.6:
             return [f"the bookmark {title!r} is not the heading {heading.text!r}"]
         heading.page = page
+    return []
 
-    writer = PdfWriter(clone_from=reader)
+
+def write_outline(path: Path, headings: list[Heading]) -> list[str]:
+    """Replace the outline of the PDF at ``path`` with one made from the located ``headings``."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter(clone_from=_reader(path))
     del writer.root_object["/Outlines"]
 
     def add(title: str, page: int, parent=None):
@@ -246,9 +337,9 @@ def rebuild_outline(path: Path, headings: list[Heading]) -> list[str]:
 
     body = [heading for heading in headings if not heading.contents]
     add("Contents", next(h.page for h in headings if h.contents))
-    preface = [heading for heading in body if heading.document == ""]
-    parent = add("Preface", preface[0].page)
-    for heading in preface:
+    title, *sections = [heading for heading in body if heading.document == ""]
+    parent = add(title.text, title.page)
+    for heading in sections:
         add(heading.text, heading.page, parent=parent)
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     for part in toc["parts"]:

@@ -93,6 +93,7 @@ class Site:
 
     url: str
     titles: dict[str, str] = field(default_factory=dict)  # page -> its title
+    numbered: dict[str, str] = field(default_factory=dict)  # page -> "5. Backpropagation"
     sections: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> (page, title)
     equations: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> (page, "(5.3)")
     exercises: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> (page, caption)
@@ -113,7 +114,9 @@ class Site:
         for page in pages:
             soup = BeautifulSoup((html / f"{page}.html").read_text(), "html.parser")
             main = soup.find("main") or soup
-            site.titles[page] = _text(main.find("h1"))
+            title = main.select_one("section > h1")  # not the theme's print-only header
+            site.titles[page] = _text(title)
+            site.numbered[page] = _text(title, numbered=True)
             for heading in main.find_all(re.compile(r"^h[1-6]$")):
                 # A section's labels are the empty spans right before its heading.
                 targets = [heading.parent]
@@ -138,13 +141,13 @@ class Site:
         return site
 
 
-def _text(element) -> str:
-    """An element's text as the reader sees it, in Markdown: without section numbers and
-    # links, code in backticks."""
+def _text(element, numbered: bool = False) -> str:
+    """An element's text as the reader sees it, in Markdown: without # links (and section
+    numbers, unless ``numbered``), code in backticks."""
     if element is None:
         return ""
     element = copy.copy(element)
-    for hidden in element.select(".section-number, .headerlink"):
+    for hidden in element.select(".headerlink" if numbered else ".section-number, .headerlink"):
         hidden.decompose()
     for code in element.find_all("code"):
         code.replace_with(f"`{code.get_text()}`")
@@ -166,7 +169,8 @@ def _citations(links: dict[str, str]) -> dict[str, tuple[str, str, str]]:
     citations = {}
     for entry in style.format_entries(bibliography.entries.values()):
         data = {"entry": bibliography.entries[entry.key], "style": SimpleNamespace(person=person)}
-        authors = names.format_data(data).render_as("markdown")
+        # Markdown's escaped full stop (et al\.) is needless after a word, and shows in a cell.
+        authors = names.format_data(data).render_as("markdown").replace("\\.", ".")
         year = bibliography.entries[entry.key].fields["year"]
         citations[entry.key] = (authors, year, links.get(entry.label, ""))
     return citations
@@ -461,21 +465,31 @@ def clean_notebook(page: str, site: Site, build: Path = BUILD) -> nbformat.Noteb
     # The page's title first, then what this notebook is and the setup.
     head = []
     if cells[0].cell_type == "markdown" and cells[0].source.startswith("# "):
-        title, _, rest = cells[0].source.partition("\n")
+        _, _, rest = cells[0].source.partition("\n")
         cells[0].source = rest.lstrip("\n")
-        head.append(nbformat.v4.new_markdown_cell(title))
+        head.append(nbformat.v4.new_markdown_cell(f"# {site.numbered[page]}"))
     chapter = Page(page, site).link(site.titles[page], page)
     book = f"[{CONFIG['title']}]({site.url})"
+    solutions = (
+        " Each exercise's solution follows it, under a heading that JupyterLab shows folded."
+        if any(exercise_page == page for exercise_page, _ in site.exercises.values())
+        else ""
+    )
     head += [
         nbformat.v4.new_markdown_cell(
             f"*This notebook is generated from {chapter}, a page of the online book {book}; "
-            "its links lead to the book's site.*"
+            f"its links lead to the book's site.{solutions}*"
         ),
         nbformat.v4.new_code_cell(
             SETUP.format(needs="\n".join(f'    ("{module}", "{pip}"),' for module, pip in needs))
         ),
     ]
-    cells = head + [cell for cell in cells if cell.source.strip() or cell.cell_type == "code"]
+    cells = head + [
+        piece
+        for cell in cells
+        for piece in split_at_headings(cell)
+        if piece.source.strip() or piece.cell_type == "code"
+    ]
     for number, cell in enumerate(cells):
         cell.id = f"cell-{number}"  # stable, so that the same chapter gives the same file
     notebook = nbformat.v4.new_notebook(cells=cells)
@@ -485,6 +499,26 @@ def clean_notebook(page: str, site: Site, build: Path = BUILD) -> nbformat.Noteb
     }
     nbformat.validate(notebook)
     return notebook
+
+
+def split_at_headings(cell: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    """A Markdown cell cut before each heading that follows text: JupyterLab folds a section
+    (a solution, say) up to the next cell with a heading, and takes a cell's heading from
+    anywhere in it, so the text before a heading would fall outside its section's fold."""
+    if cell.cell_type != "markdown":
+        return [cell]
+    pieces: list[list[str]] = [[]]
+    fence = ""
+    for line in cell.source.split("\n"):
+        opening = re.match(r"^ {0,3}(`{3,}|~{3,})", line)
+        if opening and (not fence or opening[1].startswith(fence)):
+            fence = "" if fence else opening[1]
+        elif not fence and HEADING.match(line) and any(row.strip() for row in pieces[-1]):
+            pieces.append([])
+        pieces[-1].append(line)
+    cells = [nbformat.v4.new_markdown_cell("\n".join(rows).strip("\n")) for rows in pieces]
+    cells[0].metadata = cell.metadata
+    return cells
 
 
 def write_notebooks(build: Path = BUILD) -> list[Path]:

@@ -3,7 +3,7 @@
 Binder (repo2docker) starts from a base image that brings JupyterLab and ipykernel, installs
 ``binder/requirements.txt`` from the repository's root and runs ``binder/postBuild``. Two checks:
 
-- ``missing_imports()``, fast, in ``make test`` (tests/test_binder.py): every module the
+- ``missing_imports()``, fast, in ``make test`` (tests/test_publishing.py): every module the
   chapters' code cells import, and every module the library imports (``deepscratch.datasets``
   imports scikit-learn only when a chapter asks for the digits), is in the standard library or
   installed by a distribution the Binder environment would have -- the requirements' dependency

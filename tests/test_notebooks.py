@@ -40,6 +40,7 @@ from notebooks import (
     glued,
     leftover_myst,
     shown_outputs,
+    split_at_headings,
 )
 
 BUILD = ROOT / "_build"
@@ -57,7 +58,7 @@ SITE = Site(
     anchors={"deepscratch.train.Optimizer.minimize": "book/api", "deepscratch.add": "book/api"},
     citations={
         "kahn1962": ("Kahn", "1962", f"{URL}book/references.html#id5"),
-        "he2015": (r"He *et al\.*", "2015", f"{URL}book/references.html#id7"),
+        "he2015": ("He *et al.*", "2015", f"{URL}book/references.html#id7"),
     },
 )
 CHAPTER = f"{URL}book/05_backpropagation.html"
@@ -96,9 +97,9 @@ def convert(myst: str) -> str:
         (
             "{cite:p}`kahn1962,he2015`",
             f"[[Kahn, 1962]({URL}book/references.html#id5), "
-            rf"[He *et al\.*, 2015]({URL}book/references.html#id7)]",
+            f"[He *et al.*, 2015]({URL}book/references.html#id7)]",
         ),
-        ("{cite:t}`he2015` show", rf"He *et al\.* [[2015]({URL}book/references.html#id7)] show"),
+        ("{cite:t}`he2015` show", f"He *et al.* [[2015]({URL}book/references.html#id7)] show"),
         ("(ch05-chain)=\n## The chain rule", "## The chain rule"),
         ("$$\nx = 1\n$$ (eq-chain)", "$$\nx = 1\n\\tag{5.1}\n$$"),
         (
@@ -206,6 +207,8 @@ def notebook_problems(notebook: nbformat.NotebookNode) -> list[str]:
         problems += [f"cell {number}: {found}" for found in leftover_myst(cell.source)]
         if cell.source.startswith("---\n"):
             problems.append(f"cell {number}: front matter")
+        if len(split_at_headings(cell)) > 1:
+            problems.append(f"cell {number}: text before a heading, outside its fold")
         if "remove-cell" in cell.metadata.get("tags", []):
             problems.append(f"cell {number}: a remove-cell cell")
         for output in cell.get("outputs", []):
@@ -218,6 +221,20 @@ def notebook_problems(notebook: nbformat.NotebookNode) -> list[str]:
     return problems
 
 
+def test_a_cell_is_cut_before_each_heading_that_follows_text():
+    cell = nbformat.v4.new_markdown_cell(
+        "Last words.\n\n### Exercise 5.2\n\nDo it.\n\n```python\n# a comment\n```",
+        metadata={"tags": ["x"]},
+    )
+    pieces = split_at_headings(cell)
+    assert [piece.source for piece in pieces] == [
+        "Last words.",
+        "### Exercise 5.2\n\nDo it.\n\n```python\n# a comment\n```",
+    ]
+    assert pieces[0].metadata == {"tags": ["x"]} and pieces[1].metadata == {}
+    assert len(split_at_headings(nbformat.v4.new_markdown_cell("## A\n\ntext"))) == 1
+
+
 def test_notebook_problems_are_found():
     good = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("\n".join(SETUP_LINES))])
     assert notebook_problems(good) == []
@@ -228,6 +245,7 @@ def test_notebook_problems_are_found():
             nbformat.v4.new_markdown_cell("Loss {glue:text}`loss:.3f`."),
             nbformat.v4.new_code_cell("glue('x', 1)", metadata={"tags": ["remove-cell"]}),
             nbformat.v4.new_code_cell("print(1)\n# expect:\n# 1"),
+            nbformat.v4.new_markdown_cell("The end of a solution.\n\n### Exercise 5.2"),
         ],
     )
     bad.cells[3].outputs = [
@@ -240,6 +258,7 @@ def test_notebook_problems_are_found():
         "cell 2: a remove-cell cell",
         "cell 3: # expect:",
         f"cell 3: a glue record {GLUE_PREFIX}text/plain",
+        "cell 4: text before a heading, outside its fold",
         *[f"the first code cell lacks {line}" for line in SETUP_LINES],
     ]
 

@@ -95,6 +95,11 @@ def test_every_chapter_launches_on_binder_and_colab_and_offers_the_pdf(built_boo
         assert _menu(HTML / f"{page}.html", "download-buttons").get("book .pdf") == pdf, page
 
 
+def test_the_preface_gives_the_sites_address():
+    """On paper there are no buttons: the preface says where the site is."""
+    assert f"<{CONFIG['html']['baseurl']}>" in (ROOT / "book" / "preface.md").read_text()
+
+
 # --- the publishing workflow ---------------------------------------------------------------------
 
 
@@ -107,7 +112,7 @@ def _steps() -> list[str]:
 
 
 def _index(steps: list[str], pattern: str) -> int:
-    found = [i for i, step in enumerate(steps) if re.search(pattern, step)]
+    found = [i for i, step in enumerate(steps) if re.search(pattern, step, re.S)]
     assert found, f"no step of the workflow matches {pattern!r}"
     return found[0]
 

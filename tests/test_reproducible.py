@@ -2,14 +2,12 @@
 
 A second build from scratch (its own execution cache, so every chapter runs again) goes into a
 temporary folder and is compared with _build/html: every HTML page, every figure the pages show
-(_images/), and the object inventory.
+(_images/), the downloadable notebooks (_sources/**/*.ipynb, outputs included) and the object
+inventory.
 
-Not compared, because on a developer's machine _build/html is usually a rebuild over an earlier
-build, and these files then depend on that history rather than on the commit:
-- the downloadable notebooks (_sources/*.ipynb): myst-nb writes them without outputs whenever a
-  chapter comes from the execution cache (and jupytext gives their cells random ids);
-- searchindex.js: after a rebuild that does not re-read the API page, Sphinx leaves its index
-  entries out of the search index.
+Not compared: searchindex.js. On a developer's machine _build/html is usually a rebuild over an
+earlier build, and after a rebuild that does not re-read the API page, Sphinx leaves its index
+entries out of the search index: the file depends on that history rather than on the commit.
 
 Only real build stamps are normalised before comparing, and each is listed in STAMPS with why it
 is one. Nothing else may differ: figures come from seeded data and matplotlib's PNG metadata
@@ -58,6 +56,9 @@ def compared_files(site: Path) -> set[str]:
     for page in list(names):
         for ref in FIGURE.findall((site / page).read_text(errors="replace")):
             names.add(posixpath.normpath(posixpath.join(posixpath.dirname(page), ref)))
+    names |= {
+        notebook.relative_to(site).as_posix() for notebook in site.glob("_sources/**/*.ipynb")
+    }
     if (site / "objects.inv").exists():
         names.add("objects.inv")
     return names
