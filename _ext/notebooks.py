@@ -410,10 +410,19 @@ def glued(notebook: dict) -> dict[str, str]:
 
 
 def shown_outputs(outputs: list[dict]) -> list[dict]:
-    """A cell's outputs without glue records, and without what is empty once they are gone."""
-    kept = []
+    """A cell's outputs without glue records, and without what is empty once they are gone.
+    Printed text comes as one output per stream, as on the page: how the kernel split it into
+    pieces depends on timing, and would make two builds' notebooks differ."""
+    kept: list[dict] = []
     for output in outputs:
         output = copy.deepcopy(dict(output))
+        if output["output_type"] == "stream":
+            text = "".join(output["text"])
+            previous = kept[-1] if kept else {}
+            if previous.get("output_type") == "stream" and previous["name"] == output["name"]:
+                previous["text"] += text
+                continue
+            output["text"] = text
         if "data" in output:
             output["data"] = {k: v for k, v in output["data"].items() if GLUE_PREFIX not in k}
             output["metadata"] = {

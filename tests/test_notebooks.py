@@ -188,6 +188,19 @@ def test_shown_outputs_drop_glue_records():
     ]
 
 
+def test_shown_outputs_join_the_pieces_of_a_stream():
+    def stream(name, text):
+        return {"output_type": "stream", "name": name, "text": text}
+
+    pieces = [stream("stdout", "a\n"), stream("stdout", ["b", "\n"]), stream("stderr", "!\n")]
+    pieces.append(stream("stdout", "c\n"))
+    assert shown_outputs(pieces) == [
+        stream("stdout", "a\nb\n"),
+        stream("stderr", "!\n"),
+        stream("stdout", "c\n"),
+    ]
+
+
 # --- what is wrong with a notebook ------------------------------------------------------------
 
 
