@@ -327,6 +327,13 @@ class constant(Node):
         return self.value
 
 
+def shape_error(node: Node, values: list[Any], error: Exception) -> ValueError:
+    """``error``, raised by ``node`` on input ``values``, with the node and the
+    shapes of its inputs named."""
+    shapes = " and ".join(str(np.shape(value)) for value in values)
+    return ValueError(f"{node!r}, with inputs of shapes {shapes}: {error}")
+
+
 def read_only(array: np.ndarray) -> np.ndarray:
     """A view of ``array`` that cannot be written to: what a run hands its
     operations, so that none of them can change a Variable's value."""

@@ -90,8 +90,9 @@ def _vector_matmul_gradient(grad: np.ndarray, a: np.ndarray, b: np.ndarray):
 class sigmoid(Operation):
     """Element-wise logistic function ``1 / (1 + exp(-a))``.
 
-    Written as ``exp(-log(1 + exp(-a)))`` with ``numpy.logaddexp``, which never
-    overflows, however large ``|a|`` is.
+    Computed in place, without temporary arrays. Where ``exp(-a)``
+    overflows (``a < -709``), the sigmoid is below ``1e-308`` and comes out
+    as 0.
 
     >>> from deepscratch import Session, constant
     >>> Session().run(sigmoid(constant([-1000.0, 0.0, 5.0])))
@@ -102,7 +103,11 @@ class sigmoid(Operation):
         super().__init__([a], name)
 
     def compute(self, a_value: np.ndarray) -> np.ndarray:
-        return np.exp(-np.logaddexp(0.0, -a_value))
+        result = np.negative(a_value, out=np.empty_like(a_value))
+        with np.errstate(over="ignore"):
+            np.exp(result, out=result)
+        result += 1
+        return np.reciprocal(result, out=result)
 
 
 @RegisterGradient("sigmoid")

@@ -15,13 +15,13 @@ array([1.5])
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from .gradients import backpropagate, gradient_path
 from .graph import Node, Operation, Variable, placeholder, topological_order
-from .session import Update
 
 
 class Optimizer:
@@ -175,8 +175,23 @@ class minimization(Operation):
             for node, grad in backpropagate(self.loss, values, self.path)
             if isinstance(node, Variable)
         ]
-        check_gradients(self.loss, values, grads)
-        return Update(lambda: self.optimizer.apply_gradients(grads))
+        return checked_update(self, values[self.loss], grads)
+
+
+def checked_update(
+    step: minimization, loss_value: Any, grads: list[tuple[Variable, Any]]
+) -> Update:
+    """The change a training step makes, once its gradients are checked."""
+    check_gradients(step.loss, loss_value, grads)
+    return Update(lambda: step.optimizer.apply_gradients(grads))
+
+
+class Update:
+    """What a training step computes in a run: a change to Variables, which
+    the session makes after everything the run fetches has been computed."""
+
+    def __init__(self, apply: Callable[[], None]) -> None:
+        self.apply = apply
 
 
 def check_trainable(loss: Any) -> None:
@@ -215,18 +230,16 @@ def check_loss(loss: Node, values: dict[Node, Any]) -> None:
 
 
 def check_gradients(
-    loss: Node,
-    values: dict[Node, Any],
-    grads: list[tuple[Variable, np.ndarray]],
+    loss: Node, loss_value: Any, grads: list[tuple[Variable, np.ndarray]]
 ) -> None:
     """A FloatingPointError if a gradient is not finite, before any Variable
     or optimizer state changes."""
     for variable, grad in grads:
         # A finite sum means finite entries; only an infinite one needs a look.
-        if not np.isfinite(grad.sum()) and not np.isfinite(grad).all():
+        if not math.isfinite(grad.sum()) and not np.isfinite(grad).all():
             raise FloatingPointError(
                 f"the gradient of the loss {loss.name!r} for {variable!r} is "
-                f"not finite, although the loss is {values[loss]}; no "
+                f"not finite, although the loss is {loss_value}; no "
                 "Variable was updated: an operation's gradient overflowed (a "
-                "log of a saturated sigmoid, say)"
+                "log of a value close to 0, say)"
             )

@@ -1,0 +1,420 @@
+"""The graph optimiser: the nodes a run needs, rewritten
+(:mod:`~deepscratch.rewrites`) and compiled into a plan -- one flat list of
+instructions over numbered slots, for the forward pass and for
+backpropagation alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from . import rewrites
+from .gradients import (
+    GradientTable,
+    checked_shape,
+    gradient_function,
+    gradient_table,
+)
+from .graph import (
+    Node,
+    Operation,
+    Variable,
+    constant,
+    placeholder,
+    read_only,
+    shape_error,
+)
+from .train import check_loss, checked_update, minimization
+
+
+class Instruction(NamedTuple):
+    """Put ``compute(*values in slots inputs)`` in slot ``output`` (or, for
+    a tuple of slots, one result in each)."""
+
+    node: Node  # the node it computes, named in errors
+    compute: Callable[..., Any]
+    inputs: tuple[int, ...]
+    output: int | tuple[int, ...]
+    gradient: Callable[..., Any] | None = None  # for backpropagation
+    # For backpropagation: the input nodes that get a share (None: no share).
+    shares_for: tuple[Node | None, ...] | None = None
+
+
+class NotCompilableError(Exception):
+    """A node whose value only its own ``evaluate`` knows how to compute."""
+
+
+class Program:
+    """The instructions of a plan as they are written, before the unused ones
+    are dropped. ``rewrite=False`` writes the graph exactly as built."""
+
+    def __init__(self, rewrite: bool = True) -> None:
+        self.rewrite = rewrite
+        self.instructions: list[Instruction] = []
+        self.slot: dict[Node, int] = {}  # where each node's value goes
+        self.node_of: list[Node | None] = []  # which node fills each slot
+        self.constants: dict[int, Any] = {}
+        self.leaves: dict[int, Node] = {}  # placeholders and Variables
+        self.known: dict[Any, int] = {}  # computation -> slot, see emit()
+
+    def new_slot(self, node: Node | None) -> int:
+        self.node_of.append(node)
+        return len(self.node_of) - 1
+
+    def add(self, node: Node) -> None:
+        """Write the instructions that compute ``node``, whose inputs are
+        written already."""
+        if isinstance(node, placeholder | Variable):
+            self.slot[node] = self.new_slot(node)
+            self.leaves[self.slot[node]] = node
+        elif isinstance(node, constant):
+            self.slot[node] = self.constant(node, node.value)
+        elif isinstance(node, minimization):
+            self.slot[node] = self.training_step(node)
+        elif isinstance(node, gradient_table):
+            self.slot[node] = self.gradient_table(node)
+        elif type(node).evaluate is Operation.evaluate:
+            self.slot[node] = self.operation(node)
+        else:
+            raise NotCompilableError(node)
+
+    def operation(self, op: Operation) -> int:
+        rewritten = rewrites.rewrite(op) if self.rewrite else None
+        compute, inputs, gradient = rewritten or (
+            op.compute,
+            op.input_nodes,
+            None,
+        )
+        slots = tuple(self.slot[node] for node in inputs)
+        return self.emit(op, compute, slots, gradient)
+
+    def emit(
+        self,
+        op: Operation,
+        compute: Callable[..., Any],
+        inputs: tuple[int, ...],
+        gradient: Callable[..., Any] | None = None,
+    ) -> int:
+        """The slot of ``compute(*inputs)``: a new instruction, unless the
+        value can be known before any run (constant folding) or an earlier
+        instruction computes it (common-subexpression elimination). An
+        operation with a random stream (an ``rng``) is never computed
+        ahead."""
+        constant_inputs = all(slot in self.constants for slot in inputs)
+        if self.rewrite and constant_inputs and not hasattr(op, "rng"):
+            values = [self.constants[slot] for slot in inputs]
+            return self.constant(op, call(op, compute, values))
+        key = (
+            rewrites.computation(op, compute, inputs) if self.rewrite else None
+        )
+        if key is not None and key in self.known:
+            return self.known[key]
+        output = self.new_slot(op)
+        gradient = gradient or registered_gradient(op)
+        self.instructions.append(
+            Instruction(op, compute, inputs, output, gradient)
+        )
+        if key is not None:
+            self.known[key] = output
+        return output
+
+    def constant(self, node: Node, value: Any) -> int:
+        """A slot holding ``value`` before the run begins; one slot for equal
+        values."""
+        value = read_only(np.asarray(value))
+        key = ("constant", value.dtype, value.shape, value.tobytes())
+        if self.rewrite and key in self.known:
+            return self.known[key]
+        slot = self.new_slot(node)
+        self.constants[slot] = value
+        self.known[key] = slot
+        return slot
+
+    def training_step(self, step: minimization) -> int:
+        loss = self.slot[step.loss]
+        leaves = list(self.leaves.items())
+        checked = self.new_slot(step)
+        self.instructions.append(
+            Instruction(
+                step,
+                loss_check(step.loss, [node for _, node in leaves]),
+                (loss, *[slot for slot, _ in leaves]),
+                checked,
+            )
+        )
+        trained = {
+            s for s, n in self.leaves.items() if isinstance(n, Variable)
+        }
+        grads = self.differentiate(loss, trained.__contains__)
+        variables = [slot for slot in grads if slot in trained]
+        output = self.new_slot(step)
+        self.instructions.append(
+            Instruction(
+                step,
+                lambda loss_value, _, *values: checked_update(
+                    step,
+                    loss_value,
+                    [
+                        (self.node_of[v], g)
+                        for v, g in zip(variables, values, strict=True)
+                    ],
+                ),
+                (loss, checked, *[grads[v] for v in variables]),
+                output,
+            )
+        )
+        return output
+
+    def gradient_table(self, table: gradient_table) -> int:
+        grads = self.differentiate(self.slot[table.loss], lambda slot: True)
+        nodes = [self.node_of[slot] for slot in grads]
+        output = self.new_slot(table)
+        self.instructions.append(
+            Instruction(
+                table,
+                lambda *values: GradientTable(
+                    table.loss, zip(nodes, values, strict=True)
+                ),
+                tuple(grads.values()),
+                output,
+            )
+        )
+        return output
+
+    def differentiate(
+        self, loss: int, is_source: Callable[[int], bool]
+    ) -> dict[int, int]:
+        """Write backpropagation from slot ``loss``: the slot of the gradient
+        of every slot between a source and the loss, in the order
+        :func:`~deepscratch.gradients.backpropagate` hands them out."""
+        forward = [i for i in self.instructions if i.gradient is not None]
+        needs = {slot for slot in range(len(self.node_of)) if is_source(slot)}
+        for instruction in forward:
+            if any(slot in needs for slot in instruction.inputs):
+                needs.add(instruction.output)
+        grads = {loss: self.new_slot(None)}
+        self.instructions.append(
+            Instruction(self.node_of[loss], np.ones_like, (loss,), grads[loss])
+        )
+        reached, order = {loss}, []
+        for instruction in reversed(forward):
+            if (
+                instruction.output not in reached
+                or instruction.output not in needs
+            ):
+                continue
+            reached.update(instruction.inputs)
+            order.append(instruction.output)
+            self.backward(instruction, needs, grads)
+        order += [slot for slot in grads if slot not in order]
+        return {slot: grads[slot] for slot in order if slot in needs}
+
+    def backward(
+        self, instruction: Instruction, needs: set[int], grads: dict[int, int]
+    ) -> None:
+        """Write the instruction that passes the gradient of ``instruction``'s
+        output back to its inputs that need one, and the sums of shares."""
+        inputs = instruction.inputs
+        shares_for = tuple(
+            self.node_of[slot] if slot in needs else None for slot in inputs
+        )
+        shares = tuple(self.new_slot(None) for slot in inputs if slot in needs)
+        grad = grads[instruction.output]
+        self.instructions.append(
+            Instruction(
+                instruction.node,
+                instruction.gradient,
+                (grad, instruction.output, *inputs),
+                shares,
+                shares_for=shares_for,
+            )
+        )
+        for slot, share in zip(
+            [s for s in inputs if s in needs], shares, strict=True
+        ):
+            if slot in grads:  # a second path: the shares add up
+                total = self.new_slot(None)
+                self.instructions.append(
+                    Instruction(
+                        self.node_of[slot], np.add, (grads[slot], share), total
+                    )
+                )
+                grads[slot] = total
+            else:
+                grads[slot] = share
+
+
+def registered_gradient(op: Operation) -> Callable[..., Any]:
+    """The op's gradient function; if it has none, one that says so when
+    backpropagation calls it."""
+    try:
+        return gradient_function(op)
+    except LookupError as error:
+        missing = error
+
+    def no_gradient(*args: Any) -> Any:
+        raise missing
+
+    return no_gradient
+
+
+def checked_share(op: Node, node: Node, share: Any, value: Any) -> Any:
+    """A share of a gradient, computed if it came as a function, and checked
+    to have its input's shape."""
+    return checked_shape(
+        op, node, share() if callable(share) else share, value
+    )
+
+
+def loss_check(loss: Node, leaves: list[Node]) -> Callable[..., None]:
+    """What :func:`~deepscratch.train.check_loss` checks, before any
+    gradient is computed; the leaves' values name the cause."""
+
+    def check(loss_value: Any, *leaf_values: Any) -> None:
+        if not np.isfinite(loss_value).all():
+            check_loss(
+                loss,
+                {
+                    loss: loss_value,
+                    **dict(zip(leaves, leaf_values, strict=True)),
+                },
+            )
+
+    return check
+
+
+def call(op: Node, compute: Callable[..., Any], values: list[Any]) -> Any:
+    """``compute(*values)``; an error in it names the operation and the
+    shapes of its inputs."""
+    try:
+        return compute(*values)
+    except ValueError as error:
+        raise shape_error(op, values, error) from error
+
+
+class Plan:
+    """The instructions that compute ``fetches``, written out as the source
+    of one Python function, which each run calls."""
+
+    def __init__(
+        self, order: list[Node], fetches: list[Node], rewrite: bool = True
+    ) -> None:
+        program = Program(rewrite)
+        for node in order:
+            program.add(node)
+        updates = [n for n in order if isinstance(n, minimization)]
+        results = [(n, program.slot[n]) for n in updates + fetches]
+        wanted = {slot for _, slot in results}
+        self.instructions = used(program.instructions, wanted)
+        self.leaves = list(program.leaves.items())
+        self.nodes = [node for node, _ in results]
+        self.source = python_source(
+            self.instructions,
+            [slot for slot, _ in self.leaves],
+            [slot for _, slot in results],
+            keep=wanted | set(program.constants),
+        )
+        namespace = {f"s{slot}": v for slot, v in program.constants.items()}
+        namespace["share"] = checked_share
+        for i, instruction in enumerate(self.instructions):
+            namespace[f"f{i}"] = instruction.compute
+            namespace[f"n{i}"] = instruction.node
+            for k, node in enumerate(instruction.shares_for or ()):
+                namespace[f"n{i}_{k}"] = node
+        exec(compile(self.source, "<plan>", "exec"), namespace)
+        self.function = namespace["plan"]
+
+    def run(self, fed: dict[Node, Any]) -> dict[Node, Any]:
+        """The values of the fetches (and training steps) in one run."""
+        leaf_values = [
+            fed[leaf] if leaf in fed else leaf.evaluate(fed)
+            for _, leaf in self.leaves
+        ]
+        try:
+            values = self.function(*leaf_values)
+        except ValueError as error:
+            raise self.explained(error) from error
+        return dict(zip(self.nodes, values, strict=True))
+
+    def explained(self, error: ValueError) -> ValueError:
+        """``error`` with the operation that raised it named, with the shapes
+        of its inputs, found from the line of the plan that failed."""
+        traceback = error.__traceback__
+        while (
+            traceback
+            and traceback.tb_frame.f_code is not self.function.__code__
+        ):
+            traceback = traceback.tb_next
+        if traceback is None:
+            return error
+        instruction = self.instructions[traceback.tb_lineno - 2]
+        if not isinstance(instruction.output, int):
+            return error  # backpropagation: its message says what failed
+        slots = traceback.tb_frame.f_locals
+        inputs = [slots[f"s{i}"] for i in instruction.inputs]
+        return shape_error(instruction.node, inputs, error)
+
+
+def used(
+    instructions: list[Instruction], wanted: set[int]
+) -> list[Instruction]:
+    """The instructions some wanted slot depends on (dead-code
+    elimination)."""
+    wanted, kept = set(wanted), []
+    for instruction in reversed(instructions):
+        if any(slot in wanted for slot in outputs(instruction)):
+            kept.append(instruction)
+            wanted.update(instruction.inputs)
+    return kept[::-1]
+
+
+def outputs(instruction: Instruction) -> tuple[int, ...]:
+    output = instruction.output
+    return output if isinstance(output, tuple) else (output,)
+
+
+def python_line(index: int, instruction: Instruction) -> str:
+    """``s5 = f1(s3, s4)``. For backpropagation, the call of the gradient
+    function, then each share it gives, checked: ``s9 = share(...)``."""
+    arguments = ", ".join(f"s{slot}" for slot in instruction.inputs)
+    if instruction.shares_for is None:
+        return f"s{instruction.output} = f{index}({arguments})"
+    inputs = instruction.inputs[2:]  # after the gradient and the output
+    lines = [f"r = f{index}(n{index}, {arguments})"]
+    if len(inputs) == 1:
+        lines.append("r = (r,)")
+    shares = iter(instruction.output)
+    for k, node in enumerate(instruction.shares_for):
+        if node is not None:
+            lines.append(
+                f"s{next(shares)} = share(n{index}, n{index}_{k}, r[{k}], "
+                f"s{inputs[k]})"
+            )
+    return "; ".join(lines)
+
+
+def python_source(
+    instructions: list[Instruction],
+    leaves: list[int],
+    results: list[int],
+    keep: set[int],
+) -> str:
+    """One line per instruction, ``s5 = f1(s3, s4)``, then ``del`` for the
+    slots no later line reads, so that their memory is freed at once."""
+    last_reader = {}
+    for index, instruction in enumerate(instructions):
+        for slot in instruction.inputs:
+            last_reader[slot] = index
+    lines = [f"def plan({', '.join(f's{slot}' for slot in leaves)}):"]
+    for index, instruction in enumerate(instructions):
+        line = "    " + python_line(index, instruction)
+        done = sorted(
+            {s for s in instruction.inputs if last_reader[s] == index} - keep
+        )
+        if done:
+            line += f"; del {', '.join(f's{slot}' for slot in done)}"
+        lines.append(line)
+    lines.append(f"    return ({''.join(f's{slot}, ' for slot in results)})")
+    return "\n".join(lines) + "\n"

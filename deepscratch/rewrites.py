@@ -1,0 +1,98 @@
+"""Rewrites the graph optimiser makes while it compiles a plan
+(:mod:`~deepscratch.plan`). Each one computes the same values as the graph
+as built, in fewer or cheaper steps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .gradients import unbroadcast
+from .graph import Node, Operation
+from .operations import log, multiply, reduce_sum, softmax
+
+Rewritten = tuple[Callable[..., Any], list[Node], Callable[..., Any] | None]
+
+
+def rewrite(op: Operation) -> Rewritten | None:
+    """What to compute in place of ``op``: a function, the nodes whose values
+    it takes, and its gradient function (None: ``op``'s own). None, to
+    compute ``op`` as it is."""
+    if type(op) is not reduce_sum:
+        return None
+    summed = op.input_nodes[0]
+    if op.axis is None and type(summed) is reduce_sum:
+        summed = summed.input_nodes[0]  # a sum of sums is the sum of all
+    logits_and_classes = cross_entropy_parts(summed)
+    if logits_and_classes is not None:
+        fused = LogLikelihood(op.axis)
+        return fused, list(logits_and_classes), fused.gradient
+    if summed is not op.input_nodes[0]:
+        return op.compute, [summed], None
+    return None
+
+
+def cross_entropy_parts(node: Node) -> tuple[Node, Node] | None:
+    """``(z, c)`` if ``node`` is ``c * log(softmax(z))`` (either way
+    round), else None."""
+    if type(node) is not multiply:
+        return None
+    for log_p, c in (node.input_nodes, node.input_nodes[::-1]):
+        if type(log_p) is log and type(log_p.input_nodes[0]) is softmax:
+            return log_p.input_nodes[0].input_nodes[0], c
+    return None
+
+
+class LogLikelihood:
+    """``sum(c * log(softmax(z)), axis)`` in one step, with ``log(softmax(z))``
+    computed as ``z - logsumexp(z)``: never ``log(0)``. Like PyTorch's
+    autograd functions, it keeps what its gradient needs: ``log p``."""
+
+    def __init__(self, axis: int | tuple[int, ...] | None) -> None:
+        self.axis = axis
+
+    def __call__(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
+        self.log_p = log_softmax(z)
+        return (c * self.log_p).sum(axis=self.axis)
+
+    def gradient(self, op: Operation, grad, output, z: np.ndarray, c):
+        # With g = grad * c, the gradient of log(softmax(z)) passes back
+        # g - softmax(z) * sum(g) along the class axis.
+        G = grad if self.axis is None else np.expand_dims(grad, self.axis)
+        g = G * c
+        p = np.exp(self.log_p)
+        p *= g.sum(axis=-1, keepdims=True)
+        return unbroadcast(g - p, z.shape), lambda: unbroadcast(
+            G * self.log_p, np.shape(c)
+        )
+
+
+def log_softmax(a: np.ndarray) -> np.ndarray:
+    """``log(softmax(a))`` along the last axis, as ``a - logsumexp(a)``."""
+    result = a - a.max(axis=-1, keepdims=True)
+    result -= np.log(np.exp(result).sum(axis=-1, keepdims=True))
+    return result
+
+
+#: The attributes every node has; the others are an operation's settings.
+NODE_FIELDS = {"graph", "input_nodes", "consumers", "name"}
+
+
+def computation(
+    op: Operation, compute: Callable[..., Any], inputs: tuple[int, ...]
+) -> tuple | None:
+    """What ``compute`` on the values in slots ``inputs`` computes, as a key:
+    two computations with one key give one value. None for a function we
+    cannot compare (a fused one) or settings that are not hashable."""
+    settings = tuple(
+        sorted((k, v) for k, v in vars(op).items() if k not in NODE_FIELDS)
+    )
+    function = getattr(compute, "__func__", None)
+    key = (type(op), function, settings, inputs)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return None if function is None else key
