@@ -5,12 +5,11 @@ backpropagation alike."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import rewrites
 from .gradients import (
     GradientTable,
     checked_shape,
@@ -26,6 +25,7 @@ from .graph import (
     read_only,
     shape_error,
 )
+from .rewrites import REWRITES, computation, rewrite
 from .train import check_loss, checked_update, minimization
 
 
@@ -48,10 +48,12 @@ class NotCompilableError(Exception):
 
 class Program:
     """The instructions of a plan as they are written, before the unused ones
-    are dropped. ``rewrite=False`` writes the graph exactly as built."""
+    are dropped, making the ``rewrites`` named (all of
+    :data:`~deepscratch.rewrites.REWRITES`, or some, or none: the graph exactly
+    as built)."""
 
-    def __init__(self, rewrite: bool = True) -> None:
-        self.rewrite = rewrite
+    def __init__(self, rewrites: Collection[str] = REWRITES) -> None:
+        self.rewrites = set(rewrites)
         self.instructions: list[Instruction] = []
         self.slot: dict[Node, int] = {}  # where each node's value goes
         self.node_of: list[Node | None] = []  # which node fills each slot
@@ -81,7 +83,7 @@ class Program:
             raise NotCompilableError(node)
 
     def operation(self, op: Operation) -> int:
-        rewritten = rewrites.rewrite(op) if self.rewrite else None
+        rewritten = rewrite(op) if "patterns" in self.rewrites else None
         compute, inputs, gradient = rewritten or (
             op.compute,
             op.input_nodes,
@@ -103,12 +105,13 @@ class Program:
         operation with a random stream (an ``rng``) is never computed
         ahead."""
         constant_inputs = all(slot in self.constants for slot in inputs)
-        if self.rewrite and constant_inputs and not hasattr(op, "rng"):
+        folding = "constants" in self.rewrites and not hasattr(op, "rng")
+        if folding and constant_inputs:
             values = [self.constants[slot] for slot in inputs]
             return self.constant(op, call(op, compute, values))
-        key = (
-            rewrites.computation(op, compute, inputs) if self.rewrite else None
-        )
+        key = None
+        if "duplicates" in self.rewrites:
+            key = computation(op, compute, inputs)
         if key is not None and key in self.known:
             return self.known[key]
         output = self.new_slot(op)
@@ -125,7 +128,7 @@ class Program:
         values."""
         value = read_only(np.asarray(value))
         key = ("constant", value.dtype, value.shape, value.tobytes())
-        if self.rewrite and key in self.known:
+        if "duplicates" in self.rewrites and key in self.known:
             return self.known[key]
         slot = self.new_slot(node)
         self.constants[slot] = value
@@ -299,9 +302,12 @@ class Plan:
     of one Python function, which each run calls."""
 
     def __init__(
-        self, order: list[Node], fetches: list[Node], rewrite: bool = True
+        self,
+        order: list[Node],
+        fetches: list[Node],
+        rewrites: Collection[str] = REWRITES,
     ) -> None:
-        program = Program(rewrite)
+        program = Program(rewrites)
         for node in order:
             program.add(node)
         updates = [n for n in order if isinstance(n, minimization)]

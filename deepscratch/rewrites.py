@@ -13,6 +13,11 @@ from .gradients import unbroadcast
 from .graph import Node, Operation
 from .operations import log, multiply, reduce_sum, softmax
 
+#: What a :class:`~deepscratch.plan.Program` can do to a graph: rewrite
+#: ``patterns`` (see :func:`rewrite`), fold ``constants`` (compute ahead what
+#: needs no run) and merge ``duplicates`` (compute once what is written twice).
+REWRITES = frozenset({"patterns", "constants", "duplicates"})
+
 Rewritten = tuple[Callable[..., Any], list[Node], Callable[..., Any] | None]
 
 

@@ -4,7 +4,7 @@ each once."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -21,15 +21,24 @@ from .graph import (
     topological_order,
 )
 from .plan import NotCompilableError, Plan
+from .rewrites import REWRITES
 from .train import Update
 
 
 class Session:
     """Computes the values of nodes of one graph (the default graph when it was
-    created)."""
+    created).
+
+    ``optimize`` says how: True (the default) compiles each list of fetches
+    into a :class:`~deepscratch.plan.Plan` with every rewrite of
+    :data:`~deepscratch.rewrites.REWRITES`; a collection of their names makes
+    those only; False runs the graph exactly as built, node by node."""
 
     def __init__(
-        self, graph: Graph | None = None, *, optimize: bool = True
+        self,
+        graph: Graph | None = None,
+        *,
+        optimize: bool | Collection[str] = True,
     ) -> None:
         self.graph = graph if graph is not None else get_default_graph()
         self.optimize = optimize
@@ -93,10 +102,12 @@ class Session:
             return self.plans[tuple(fetch_list)]
         except (KeyError, TypeError):  # a first run, or not nodes at all
             order = self.order(fetch_list)
+        rewrites = REWRITES if self.optimize is True else self.optimize
         # A gradient table promises a gradient for every node as built.
-        rewrite = not any(isinstance(n, gradient_table) for n in order)
+        if any(isinstance(node, gradient_table) for node in order):
+            rewrites = ()
         try:
-            plan = Plan(order, fetch_list, rewrite)
+            plan = Plan(order, fetch_list, rewrites)
         except NotCompilableError:
             plan = None
         self.plans[tuple(fetch_list)] = plan
