@@ -75,8 +75,17 @@ class LogLikelihood:
 
 
 def log_softmax(a: np.ndarray) -> np.ndarray:
-    """``log(softmax(a))`` along the last axis, as ``a - logsumexp(a)``."""
-    result = a - a.max(axis=-1, keepdims=True)
+    """``log(softmax(a))`` along the last axis, as ``a - logsumexp(a)``.
+
+    Any shift of a row leaves it unchanged; subtracting the row's maximum keeps
+    ``exp`` from overflowing. numpy finds row maxima slowly, so where the
+    values span less than 700 one shift, the largest value, serves every row:
+    then no row's largest term falls below ``exp(-700)``, far from 0."""
+    largest = a.max()
+    if largest - a.min() < 700:
+        result = a - largest
+    else:
+        result = a - a.max(axis=-1, keepdims=True)
     result -= np.log(np.exp(result).sum(axis=-1, keepdims=True))
     return result
 

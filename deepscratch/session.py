@@ -56,7 +56,7 @@ class Session:
             list(fetches) if isinstance(fetches, list | tuple) else [fetches]
         )
         values = self.fed_values(feed_dict or {})
-        plan = self.plan(fetch_list) if self.optimize else None
+        plan = None if self.optimize is False else self.plan(fetch_list)
         if plan:  # chapter 15: the same values, computed faster
             values = plan.run(values)
         else:
