@@ -5,6 +5,7 @@ backpropagation alike."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection
 from typing import Any, NamedTuple
 
@@ -135,56 +136,35 @@ class Program:
         self.known[key] = slot
         return slot
 
+    def append(
+        self, node: Node | None, compute: Callable[..., Any], inputs: tuple
+    ) -> int:
+        """A new instruction, on a new slot, that is not differentiated."""
+        output = self.new_slot(node)
+        self.instructions.append(Instruction(node, compute, inputs, output))
+        return output
+
     def training_step(self, step: minimization) -> int:
-        loss = self.slot[step.loss]
-        leaves = list(self.leaves.items())
-        checked = self.new_slot(step)
-        self.instructions.append(
-            Instruction(
-                step,
-                loss_check(step.loss, [node for _, node in leaves]),
-                (loss, *[slot for slot, _ in leaves]),
-                checked,
-            )
-        )
-        trained = {
-            s for s, n in self.leaves.items() if isinstance(n, Variable)
-        }
+        """Check the loss, backpropagate to the Variables, make the update
+        (which the session applies after the run)."""
+        loss, leaves = self.slot[step.loss], list(self.leaves.items())
+        check = loss_check(step.loss, [node for _, node in leaves])
+        checked = self.append(step, check, (loss, *[s for s, _ in leaves]))
+        trained = {s for s, node in leaves if isinstance(node, Variable)}
         grads = self.differentiate(loss, trained.__contains__)
         variables = [slot for slot in grads if slot in trained]
-        output = self.new_slot(step)
-        self.instructions.append(
-            Instruction(
-                step,
-                lambda loss_value, _, *values: checked_update(
-                    step,
-                    loss_value,
-                    [
-                        (self.node_of[v], g)
-                        for v, g in zip(variables, values, strict=True)
-                    ],
-                ),
-                (loss, checked, *[grads[v] for v in variables]),
-                output,
-            )
+        update = functools.partial(
+            update_of, step, [self.node_of[slot] for slot in variables]
         )
-        return output
+        return self.append(
+            step, update, (loss, checked, *[grads[s] for s in variables])
+        )
 
     def gradient_table(self, table: gradient_table) -> int:
         grads = self.differentiate(self.slot[table.loss], lambda slot: True)
         nodes = [self.node_of[slot] for slot in grads]
-        output = self.new_slot(table)
-        self.instructions.append(
-            Instruction(
-                table,
-                lambda *values: GradientTable(
-                    table.loss, zip(nodes, values, strict=True)
-                ),
-                tuple(grads.values()),
-                output,
-            )
-        )
-        return output
+        gradients = functools.partial(table_of, table.loss, nodes)
+        return self.append(table, gradients, tuple(grads.values()))
 
     def differentiate(
         self, loss: int, is_source: Callable[[int], bool]
@@ -197,10 +177,7 @@ class Program:
         for instruction in forward:
             if any(slot in needs for slot in instruction.inputs):
                 needs.add(instruction.output)
-        grads = {loss: self.new_slot(None)}
-        self.instructions.append(
-            Instruction(self.node_of[loss], np.ones_like, (loss,), grads[loss])
-        )
+        grads = {loss: self.append(None, np.ones_like, (loss,))}
         reached, order = {loss}, []
         for instruction in reversed(forward):
             if (
@@ -238,13 +215,7 @@ class Program:
             [s for s in inputs if s in needs], shares, strict=True
         ):
             if slot in grads:  # a second path: the shares add up
-                total = self.new_slot(None)
-                self.instructions.append(
-                    Instruction(
-                        self.node_of[slot], np.add, (grads[slot], share), total
-                    )
-                )
-                grads[slot] = total
+                grads[slot] = self.append(None, np.add, (grads[slot], share))
             else:
                 grads[slot] = share
 
@@ -269,6 +240,19 @@ def checked_share(op: Node, node: Node, share: Any, value: Any) -> Any:
     return checked_shape(
         op, node, share() if callable(share) else share, value
     )
+
+
+def update_of(
+    step: minimization, variables: list[Node], loss_value: Any, _: Any, *grads
+) -> Any:
+    """A training step's update, from its loss and the Variables' gradients
+    (``_`` is the loss check's slot, read so that the check comes first)."""
+    pairs = list(zip(variables, grads, strict=True))
+    return checked_update(step, loss_value, pairs)
+
+
+def table_of(loss: Node, nodes: list[Node], *grads: Any) -> GradientTable:
+    return GradientTable(loss, zip(nodes, grads, strict=True))
 
 
 def loss_check(loss: Node, leaves: list[Node]) -> Callable[..., None]:

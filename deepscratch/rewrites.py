@@ -40,7 +40,7 @@ def rewrite(op: Operation) -> Rewritten | None:
 
 
 def cross_entropy_parts(node: Node) -> tuple[Node, Node] | None:
-    """``(z, c)`` if ``node`` is ``c * log(softmax(z))`` (either way
+    """``(a, c)`` if ``node`` is ``c * log(softmax(a))`` (either way
     round), else None."""
     if type(node) is not multiply:
         return None
@@ -51,25 +51,25 @@ def cross_entropy_parts(node: Node) -> tuple[Node, Node] | None:
 
 
 class LogLikelihood:
-    """``sum(c * log(softmax(z)), axis)`` in one step, with ``log(softmax(z))``
-    computed as ``z - logsumexp(z)``: never ``log(0)``. Like PyTorch's
+    """``sum(c * log(softmax(a)), axis)`` in one step, with ``log(softmax(a))``
+    computed as ``a - logsumexp(a)``: never ``log(0)``. Like PyTorch's
     autograd functions, it keeps what its gradient needs: ``log p``."""
 
     def __init__(self, axis: int | tuple[int, ...] | None) -> None:
         self.axis = axis
 
-    def __call__(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
-        self.log_p = log_softmax(z)
+    def __call__(self, a: np.ndarray, c: np.ndarray) -> np.ndarray:
+        self.log_p = log_softmax(a)
         return (c * self.log_p).sum(axis=self.axis)
 
-    def gradient(self, op: Operation, grad, output, z: np.ndarray, c):
-        # With g = grad * c, the gradient of log(softmax(z)) passes back
-        # g - softmax(z) * sum(g) along the class axis.
+    def gradient(self, op: Operation, grad, output, a: np.ndarray, c):
+        # The sum's gradient G reaches every entry it summed; then, with
+        # Gc = G * c, log(softmax(a)) passes back Gc - p * (row sum of Gc).
         G = grad if self.axis is None else np.expand_dims(grad, self.axis)
-        g = G * c
+        Gc = G * c
         p = np.exp(self.log_p)
-        p *= g.sum(axis=-1, keepdims=True)
-        return unbroadcast(g - p, z.shape), lambda: unbroadcast(
+        p *= Gc.sum(axis=-1, keepdims=True)
+        return unbroadcast(Gc - p, a.shape), lambda: unbroadcast(
             G * self.log_p, np.shape(c)
         )
 
