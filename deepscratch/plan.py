@@ -300,7 +300,7 @@ class Plan:
         self.instructions = used(program.instructions, wanted)
         self.leaves = list(program.leaves.items())
         self.nodes = [node for node, _ in results]
-        self.source = python_source(
+        self.source, self.owners = python_source(
             self.instructions,
             [slot for slot, _ in self.leaves],
             [slot for _, slot in results],
@@ -339,7 +339,7 @@ class Plan:
             traceback = traceback.tb_next
         if traceback is None:
             return error
-        instruction = self.instructions[traceback.tb_lineno - 2]
+        instruction = self.instructions[self.owners[traceback.tb_lineno - 1]]
         if not isinstance(instruction.output, int):
             return error  # backpropagation: its message says what failed
         slots = traceback.tb_frame.f_locals
@@ -365,12 +365,12 @@ def outputs(instruction: Instruction) -> tuple[int, ...]:
     return output if isinstance(output, tuple) else (output,)
 
 
-def python_line(index: int, instruction: Instruction) -> str:
+def python_lines(index: int, instruction: Instruction) -> list[str]:
     """``s5 = f1(s3, s4)``. For backpropagation, the call of the gradient
     function, then each share it gives, checked: ``s9 = share(...)``."""
     arguments = ", ".join(f"s{slot}" for slot in instruction.inputs)
     if instruction.shares_for is None:
-        return f"s{instruction.output} = f{index}({arguments})"
+        return [f"s{instruction.output} = f{index}({arguments})"]
     inputs = instruction.inputs[2:]  # after the gradient and the output
     lines = [f"r = f{index}(n{index}, {arguments})"]
     if len(inputs) == 1:
@@ -378,11 +378,9 @@ def python_line(index: int, instruction: Instruction) -> str:
     shares = iter(instruction.output)
     for k, node in enumerate(instruction.shares_for):
         if node is not None:
-            lines.append(
-                f"s{next(shares)} = share(n{index}, n{index}_{k}, r[{k}], "
-                f"s{inputs[k]})"
-            )
-    return "; ".join(lines)
+            share = f"share(n{index}, n{index}_{k}, r[{k}], s{inputs[k]})"
+            lines.append(f"s{next(shares)} = {share}")
+    return lines
 
 
 def python_source(
@@ -390,21 +388,23 @@ def python_source(
     leaves: list[int],
     results: list[int],
     keep: set[int],
-) -> str:
-    """One line per instruction, ``s5 = f1(s3, s4)``, then ``del`` for the
-    slots no later line reads, so that their memory is freed at once."""
+) -> tuple[str, list[int]]:
+    """The plan as a function, each instruction's lines followed by ``del``
+    of the slots no later line reads, so that their memory is freed at once;
+    and for each line of it, the instruction it belongs to."""
     last_reader = {}
     for index, instruction in enumerate(instructions):
         for slot in instruction.inputs:
             last_reader[slot] = index
-    lines = [f"def plan({', '.join(f's{slot}' for slot in leaves)}):"]
+    lines, owners = [f"def plan({', '.join(f's{s}' for s in leaves)}):"], [-1]
     for index, instruction in enumerate(instructions):
-        line = "    " + python_line(index, instruction)
-        done = sorted(
-            {s for s in instruction.inputs if last_reader[s] == index} - keep
-        )
-        if done:
-            line += f"; del {', '.join(f's{slot}' for slot in done)}"
-        lines.append(line)
+        statements = python_lines(index, instruction)
+        done = {s for s in instruction.inputs if last_reader[s] == index}
+        if done - keep:
+            statements.append(
+                f"del {', '.join(f's{s}' for s in sorted(done - keep))}"
+            )
+        lines += [f"    {line}" for line in statements]
+        owners += [index] * len(statements)
     lines.append(f"    return ({''.join(f's{slot}, ' for slot in results)})")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n", owners
