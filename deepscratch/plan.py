@@ -29,6 +29,9 @@ from .graph import (
 from .rewrites import REWRITES, computation, rewrite
 from .train import check_loss, checked_update, minimization
 
+Function = Callable[..., Any]
+Slots = tuple[int, ...]
+
 
 class Instruction(NamedTuple):
     """Put ``compute(*values in slots inputs)`` in slot ``output`` (or, for
@@ -84,45 +87,50 @@ class Program:
             raise NotCompilableError(node)
 
     def operation(self, op: Operation) -> int:
+        """Write ``op``, or what :func:`~deepscratch.rewrites.rewrite` computes
+        in its place."""
         rewritten = rewrite(op) if "patterns" in self.rewrites else None
-        compute, inputs, gradient = rewritten or (
-            op.compute,
-            op.input_nodes,
-            None,
-        )
+        if rewritten is None:
+            rewritten = op.compute, op.input_nodes, None
+        compute, inputs, gradient = rewritten
         slots = tuple(self.slot[node] for node in inputs)
+        gradient = gradient or registered_gradient(op)
         return self.emit(op, compute, slots, gradient)
 
     def emit(
         self,
         op: Operation,
-        compute: Callable[..., Any],
-        inputs: tuple[int, ...],
-        gradient: Callable[..., Any] | None = None,
+        compute: Function,
+        inputs: Slots,
+        gradient: Function,
     ) -> int:
         """The slot of ``compute(*inputs)``: a new instruction, unless the
-        value can be known before any run (constant folding) or an earlier
-        instruction computes it (common-subexpression elimination). An
-        operation with a random stream (an ``rng``) is never computed
-        ahead."""
-        constant_inputs = all(slot in self.constants for slot in inputs)
-        folding = "constants" in self.rewrites and not hasattr(op, "rng")
-        if folding and constant_inputs:
+        value is known before any run (constant folding) or an earlier
+        instruction computes it (common-subexpression elimination)."""
+        if self.foldable(op, inputs):
             values = [self.constants[slot] for slot in inputs]
             return self.constant(op, call(op, compute, values))
         key = None
         if "duplicates" in self.rewrites:
-            key = computation(op, compute, inputs)
-        if key is not None and key in self.known:
+            key = computation(op, compute, inputs)  # None: not comparable
+        if key in self.known:
             return self.known[key]
         output = self.new_slot(op)
-        gradient = gradient or registered_gradient(op)
         self.instructions.append(
             Instruction(op, compute, inputs, output, gradient)
         )
         if key is not None:
             self.known[key] = output
         return output
+
+    def foldable(self, op: Operation, inputs: Slots) -> bool:
+        """Can ``op`` be computed before the run? Not if it draws random
+        numbers (it has a random stream, an ``rng``)."""
+        return (
+            "constants" in self.rewrites
+            and all(slot in self.constants for slot in inputs)
+            and not hasattr(op, "rng")
+        )
 
     def constant(self, node: Node, value: Any) -> int:
         """A slot holding ``value`` before the run begins; one slot for equal
@@ -197,23 +205,20 @@ class Program:
         """Write the instruction that passes the gradient of ``instruction``'s
         output back to its inputs that need one, and the sums of shares."""
         inputs = instruction.inputs
-        shares_for = tuple(
-            self.node_of[slot] if slot in needs else None for slot in inputs
-        )
-        shares = tuple(self.new_slot(None) for slot in inputs if slot in needs)
-        grad = grads[instruction.output]
+        needing = [slot for slot in inputs if slot in needs]
+        shares = tuple(self.new_slot(None) for _ in needing)
         self.instructions.append(
             Instruction(
                 instruction.node,
                 instruction.gradient,
-                (grad, instruction.output, *inputs),
+                (grads[instruction.output], instruction.output, *inputs),
                 shares,
-                shares_for=shares_for,
+                shares_for=tuple(
+                    self.node_of[s] if s in needs else None for s in inputs
+                ),
             )
         )
-        for slot, share in zip(
-            [s for s in inputs if s in needs], shares, strict=True
-        ):
+        for slot, share in zip(needing, shares, strict=True):
             if slot in grads:  # a second path: the shares add up
                 grads[slot] = self.append(None, np.add, (grads[slot], share))
             else:
