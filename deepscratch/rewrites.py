@@ -63,6 +63,7 @@ class LogLikelihood:
         return (c * self.log_p).sum(axis=self.axis)
 
     def gradient(self, op: Operation, grad, output, a: np.ndarray, c):
+        """The gradient function: the shares for ``a`` and for ``c``."""
         # The sum's gradient G reaches every entry it summed; then, with
         # Gc = G * c, log(softmax(a)) passes back Gc - p * (row sum of Gc).
         G = grad if self.axis is None else np.expand_dims(grad, self.axis)
@@ -80,7 +81,8 @@ def log_softmax(a: np.ndarray) -> np.ndarray:
     Any shift of a row leaves it unchanged; subtracting the row's maximum keeps
     ``exp`` from overflowing. numpy finds row maxima slowly, so where the
     values span less than 700 one shift, the largest value, serves every row:
-    then no row's largest term falls below ``exp(-700)``, far from 0."""
+    then no row's largest term falls below ``exp(-700)``, still a normal
+    float, with full precision."""
     largest = a.max()
     if largest - a.min() < 700:
         result = a - largest

@@ -41,9 +41,10 @@ class Session:
         optimize: bool | Collection[str] = True,
     ) -> None:
         self.graph = graph if graph is not None else get_default_graph()
-        self.optimize = optimize
+        self.optimize = checked_rewrites(optimize)
         self.orders: dict[tuple[Node, ...], list[Node]] = {}  # see order()
-        self.plans: dict[tuple[Node, ...], Plan | None] = {}  # see plan()
+        # The plan of each list of fetches run so far (None: run as built).
+        self.plans: dict[tuple[Node, ...], Plan | None] = {}
 
     def run(
         self,
@@ -131,6 +132,23 @@ class Session:
                 value = as_float_array(value, f"the value fed to {node!r}")
             values[node] = read_only(value)  # a run never changes its data
         return values
+
+
+def checked_rewrites(optimize: Any) -> bool | frozenset[str]:
+    """``optimize`` if it is True, False or a collection of the names in
+    :data:`~deepscratch.rewrites.REWRITES`; an error otherwise."""
+    if isinstance(optimize, bool):
+        return optimize
+    try:
+        names = None if isinstance(optimize, str) else frozenset(optimize)
+    except TypeError:  # not a collection
+        names = None
+    if names is None or not names <= REWRITES:
+        raise ValueError(
+            f"optimize must be True, False or a list of rewrites among "
+            f"{sorted(REWRITES)}, got {optimize!r}"
+        )
+    return names
 
 
 def evaluate(node: Node, values: dict[Node, Any]) -> Any:

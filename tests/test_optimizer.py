@@ -276,3 +276,9 @@ def test_a_broken_rewrite_is_caught(monkeypatch):
     monkeypatch.setattr(rewrites.LogLikelihood, "gradient", wrong_gradient)
     with pytest.raises(AssertionError, match="Not equal to tolerance"):
         assert_optimiser_keeps_values(composed_loss())
+
+
+@pytest.mark.parametrize("optimize", ["patterns", ["pattern"], 1, None])
+def test_a_session_refuses_rewrites_it_does_not_know(optimize):
+    with pytest.raises(ValueError, match="optimize must be True, False or a list of rewrites"):
+        ds.Session(optimize=optimize)
