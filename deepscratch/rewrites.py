@@ -11,7 +11,13 @@ import numpy as np
 
 from .gradients import unbroadcast
 from .graph import Node, Operation
-from .operations import log, multiply, reduce_sum, softmax
+from .operations import (
+    log,
+    multiply,
+    reduce_sum,
+    softmax,
+    softmax_cross_entropy,
+)
 
 #: What a :class:`~deepscratch.plan.Program` can do to a graph: rewrite
 #: ``patterns`` (see :func:`rewrite`), fold ``constants`` (compute ahead what
@@ -24,7 +30,13 @@ Rewritten = tuple[Callable[..., Any], list[Node], Callable[..., Any] | None]
 def rewrite(op: Operation) -> Rewritten | None:
     """What to compute in place of ``op``: a function, the nodes whose values
     it takes, and its gradient function (None: ``op``'s own). None, to
-    compute ``op`` as it is."""
+    compute ``op`` as it is. The library's own fused cross-entropy becomes a
+    ``LogLikelihood`` too, which keeps ``log p`` for its gradient."""
+    if (
+        type(op) is softmax_cross_entropy
+    ):  # the same, with its gradient's p kept
+        fused = LogLikelihood(axis=-1, sign=-1)
+        return fused, op.input_nodes, fused.gradient
     if type(op) is not reduce_sum:
         return None
     summed = op.input_nodes[0]
@@ -51,28 +63,29 @@ def cross_entropy_parts(node: Node) -> tuple[Node, Node] | None:
 
 
 class LogLikelihood:
-    """``sum(c * log(softmax(a)), axis)`` in one step, with ``log(softmax(a))``
-    computed as ``a - logsumexp(a)``: never ``log(0)``. Like PyTorch's
-    autograd functions, it keeps what its gradient needs: ``log p``."""
+    """``sum(c * log(softmax(a)), axis)`` in one step (times ``sign``: -1 for
+    the cross-entropy), with ``log(softmax(a))`` computed as
+    ``a - logsumexp(a)``: never ``log(0)``. Like PyTorch's autograd functions,
+    it keeps what its gradient needs: ``log p``."""
 
-    def __init__(self, axis: int | tuple[int, ...] | None) -> None:
-        self.axis = axis
+    def __init__(self, axis: int | tuple[int, ...] | None, sign: int = 1):
+        self.axis, self.sign = axis, sign
 
     def __call__(self, a: np.ndarray, c: np.ndarray) -> np.ndarray:
         self.log_p = log_softmax(a)
-        return (c * self.log_p).sum(axis=self.axis)
+        return self.sign * (c * self.log_p).sum(axis=self.axis)
 
     def gradient(self, op: Operation, grad, output, a: np.ndarray, c):
         """The gradient function: the shares for ``a`` and for ``c``."""
         # The sum's gradient G reaches every entry it summed; then, with
         # Gc = G * c, log(softmax(a)) passes back Gc - p * (row sum of Gc).
-        G = grad if self.axis is None else np.expand_dims(grad, self.axis)
-        Gc = G * c
-        p = np.exp(self.log_p)
-        p *= Gc.sum(axis=-1, keepdims=True)
-        return unbroadcast(Gc - p, a.shape), lambda: unbroadcast(
-            G * self.log_p, np.shape(c)
+        G = self.sign * (
+            grad if self.axis is None else np.expand_dims(grad, self.axis)
         )
+        Gc = G * c
+        share_a = Gc - np.exp(self.log_p) * Gc.sum(axis=-1, keepdims=True)
+        share_c = lambda: unbroadcast(G * self.log_p, np.shape(c))  # noqa: E731
+        return unbroadcast(share_a, a.shape), share_c
 
 
 def log_softmax(a: np.ndarray) -> np.ndarray:

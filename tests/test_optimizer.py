@@ -213,6 +213,11 @@ def test_the_composed_cross_entropy_becomes_one_stable_step():
     assert not names & {"softmax", "log", "multiply"}, source
 
 
+def test_the_librarys_fused_cross_entropy_keeps_log_p_for_its_gradient():
+    computes = [instruction.compute for instruction in plan_of(digits_model).instructions]
+    assert any(isinstance(f, rewrites.LogLikelihood) and f.sign == -1 for f in computes)
+
+
 def test_the_rewritten_loss_is_finite_where_the_graph_as_built_takes_log_0():
     def extreme():
         a = ds.Variable([[0.0, 800.0]], name="a")
