@@ -38,6 +38,7 @@ from numpy_reference import NumpyMLP
 import deepscratch as ds
 
 ROOT = Path(__file__).resolve().parent.parent
+IDLE_SECONDS = 0.3  # between timed runs, see benchmark_workload
 AGREEMENT = 1e-6  # the largest relative difference from the reference that counts as agreeing
 # deepscratch / numpy, the median over the repeats of the ratio within each repeat
 SPEED_TARGETS = {"W1": 1.5, "W2": 1.2, "W3": 1.1, "W4": 1.5}
@@ -237,6 +238,9 @@ def benchmark_workload(engines: dict, workload: Workload, repeats: int) -> None:
     for repeat in range(repeats):  # in turns, each repeat starting with the next engine
         for name in timed[repeat % len(timed) :] + timed[: repeat % len(timed)]:
             gc.collect()
+            # PyTorch's worker threads keep spinning for a while after its run (OpenMP's
+            # wait policy), taking a core from whatever runs next: let them go idle first.
+            time.sleep(IDLE_SECONDS)
             times[name].append(train(engines[name], workload)[0])
     for name in timed:
         # The ratio is taken within each repeat, whose engines ran moments apart, and the

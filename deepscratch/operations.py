@@ -114,7 +114,9 @@ class sigmoid(Operation):
 def _sigmoid_gradient(
     op: sigmoid, grad: np.ndarray, output: np.ndarray, a: np.ndarray
 ):
-    return grad * output * (1 - output)
+    share = grad * output  # a new array: the second product can go into it
+    share *= 1 - output
+    return share
 
 
 class softmax(Operation):
