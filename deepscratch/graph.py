@@ -327,11 +327,27 @@ class constant(Node):
         return self.value
 
 
-def shape_error(node: Node, values: list[Any], error: Exception) -> ValueError:
+class ShapeError(ValueError):
+    """An operation failed on the shapes of its inputs; the message names
+    the operation and the shapes."""
+
+
+def shape_error(node: Node, values: list[Any], error: Exception) -> ShapeError:
     """``error``, raised by ``node`` on input ``values``, with the node and the
     shapes of its inputs named."""
     shapes = " and ".join(str(np.shape(value)) for value in values)
-    return ValueError(f"{node!r}, with inputs of shapes {shapes}: {error}")
+    return ShapeError(f"{node!r}, with inputs of shapes {shapes}: {error}")
+
+
+def explained_call(
+    node: Node, compute: Callable[..., Any], values: list[Any]
+) -> Any:
+    """``compute(*values)``; an error in it names ``node`` and the shapes of
+    ``values``."""
+    try:
+        return compute(*values)
+    except ValueError as error:
+        raise shape_error(node, values, error) from error
 
 
 def read_only(array: np.ndarray) -> np.ndarray:

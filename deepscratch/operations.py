@@ -103,11 +103,17 @@ class sigmoid(Operation):
         super().__init__([a], name)
 
     def compute(self, a_value: np.ndarray) -> np.ndarray:
-        result = np.negative(a_value, out=np.empty_like(a_value))
-        with np.errstate(over="ignore"):
-            np.exp(result, out=result)
-        result += 1
-        return np.reciprocal(result, out=result)
+        return sigmoid_into(a_value, np.empty_like(a_value))
+
+
+def sigmoid_into(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-a))``, computed in the array ``out`` (which may be
+    ``a`` itself)."""
+    np.negative(a, out=out)
+    with np.errstate(over="ignore"):
+        np.exp(out, out=out)
+    out += 1
+    return np.reciprocal(out, out=out)
 
 
 @RegisterGradient("sigmoid")

@@ -20,8 +20,10 @@ from .gradients import (
 from .graph import (
     Node,
     Operation,
+    ShapeError,
     Variable,
     constant,
+    explained_call,
     placeholder,
     read_only,
     shape_error,
@@ -109,7 +111,7 @@ class Program:
         instruction computes it (common-subexpression elimination)."""
         if self.foldable(op, inputs):
             values = [self.constants[slot] for slot in inputs]
-            return self.constant(op, call(op, compute, values))
+            return self.constant(op, explained_call(op, compute, values))
         key = None
         if "duplicates" in self.rewrites:
             key = computation(op, compute, inputs)  # None: not comparable
@@ -279,15 +281,6 @@ def loss_check(loss: Node, leaves: list[Node]) -> Callable[..., None]:
     return check
 
 
-def call(op: Node, compute: Callable[..., Any], values: list[Any]) -> Any:
-    """``compute(*values)``; an error in it names the operation and the
-    shapes of its inputs."""
-    try:
-        return compute(*values)
-    except ValueError as error:
-        raise shape_error(op, values, error) from error
-
-
 class Plan:
     """The instructions that compute ``fetches``, written out as the source
     of one Python function, which each run calls."""
@@ -331,6 +324,8 @@ class Plan:
         ]
         try:
             values = self.function(*leaf_values)
+        except ShapeError:
+            raise  # explained already, inside a rewritten step
         except ValueError as error:
             raise self.explained(error) from error
         return dict(zip(self.nodes, values, strict=True))

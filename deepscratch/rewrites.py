@@ -9,14 +9,20 @@ from typing import Any
 
 import numpy as np
 
-from .gradients import unbroadcast
-from .graph import Node, Operation
+from .gradients import gradient_function, unbroadcast
+from .graph import Node, Operation, explained_call
 from .operations import (
+    add,
     log,
+    matmul,
     multiply,
     reduce_sum,
+    relu,
+    sigmoid,
+    sigmoid_into,
     softmax,
     softmax_cross_entropy,
+    tanh,
 )
 
 #: What a :class:`~deepscratch.plan.Program` can do to a graph: rewrite
@@ -30,13 +36,14 @@ Rewritten = tuple[Callable[..., Any], list[Node], Callable[..., Any] | None]
 def rewrite(op: Operation) -> Rewritten | None:
     """What to compute in place of ``op``: a function, the nodes whose values
     it takes, and its gradient function (None: ``op``'s own). None, to
-    compute ``op`` as it is. The library's own fused cross-entropy becomes a
-    ``LogLikelihood`` too, which keeps ``log p`` for its gradient."""
-    if (
-        type(op) is softmax_cross_entropy
-    ):  # the same, with its gradient's p kept
+    compute ``op`` as it is."""
+    if type(op) is softmax_cross_entropy:  # to keep log p for the gradient
         fused = LogLikelihood(axis=-1, sign=-1)
         return fused, op.input_nodes, fused.gradient
+    layer = dense_parts(op)
+    if layer is not None:
+        dense = Dense(*layer)
+        return dense, dense.inputs, dense.gradient
     if type(op) is not reduce_sum:
         return None
     summed = op.input_nodes[0]
@@ -49,6 +56,72 @@ def rewrite(op: Operation) -> Rewritten | None:
     if summed is not op.input_nodes[0]:
         return op.compute, [summed], None
     return None
+
+
+#: The activations a dense layer computes in its own array, and how.
+IN_PLACE = {
+    sigmoid: sigmoid_into,
+    relu: lambda a, out: np.maximum(a, 0.0, out=out),
+    tanh: lambda a, out: np.tanh(a, out=out),
+}
+
+
+def dense_parts(op: Operation) -> tuple | None:
+    """``(matmul, add, activation)`` if ``op`` is ``activation(X @ W + b)``
+    (an activation of ``IN_PLACE``), or ``X @ W + b`` that no such activation
+    reads, and each inner node feeds only the next; else None."""
+    activation = op if type(op) in IN_PLACE else None
+    total = op.input_nodes[0] if activation else op
+    if type(total) is not add:
+        return None
+    if activation is None and any(type(c) in IN_PLACE for c in op.consumers):
+        return None  # the activation computes it, as part of the layer
+    products = [x for x in total.input_nodes if type(x) is matmul]
+    if activation is not None and total.consumers != [activation]:
+        return None
+    if not products or products[0].consumers != [total]:
+        return None
+    return products[0], total, activation
+
+
+class Dense:
+    """A layer, ``activation(X @ W + b)``, in one step and one array: the
+    product, then ``b`` added and the activation taken in place. Its gradient
+    calls the gradient functions of the three operations in turn."""
+
+    def __init__(self, product: matmul, total: add, activation: Any) -> None:
+        self.product, self.total, self.activation = product, total, activation
+        first, second = total.input_nodes
+        bias = second if first is product else first
+        self.inputs = [*product.input_nodes, bias]
+        self.product_gradient = gradient_function(product)
+        if activation is not None:
+            self.activation_gradient = gradient_function(activation)
+
+    def __call__(self, X: np.ndarray, W: np.ndarray, b: np.ndarray) -> Any:
+        out = explained_call(self.product, self.product.compute, [X, W])
+        self.product_shape = np.shape(out)
+        try:
+            out += b  # into the product's own array, where the shapes allow
+        except (ValueError, TypeError):
+            out = explained_call(self.total, np.add, [out, b])
+        if self.activation is None:
+            return out
+        if type(out) is not np.ndarray:  # a single number
+            return self.activation.compute(out)
+        return IN_PLACE[type(self.activation)](out, out)
+
+    def gradient(self, op: Operation, grad, output, X, W, b) -> tuple:
+        """The shares for ``X``, ``W`` and ``b``: the activation's gradient
+        function (each of ``IN_PLACE`` needs only the output), the add's
+        (``unbroadcast`` for each side), then the matmul's."""
+        if self.activation is not None:
+            grad = self.activation_gradient(
+                self.activation, grad, output, output
+            )
+        d_product = unbroadcast(grad, self.product_shape)
+        d_X, d_W = self.product_gradient(self.product, d_product, None, X, W)
+        return d_X, d_W, unbroadcast(grad, np.shape(b))
 
 
 def cross_entropy_parts(node: Node) -> tuple[Node, Node] | None:
