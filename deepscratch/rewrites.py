@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .gradients import gradient_function, unbroadcast
-from .graph import Node, Operation, explained_call
+from .graph import Node, Operation, constant, explained_call
 from .operations import (
     add,
     log,
@@ -81,6 +81,8 @@ def dense_parts(op: Operation) -> tuple | None:
         return None
     if not products or products[0].consumers != [total]:
         return None
+    if all(type(x) is constant for x in products[0].input_nodes):
+        return None  # a product of constants is better computed before a run
     return products[0], total, activation
 
 
