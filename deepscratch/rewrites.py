@@ -89,7 +89,7 @@ def dense_parts(op: Operation) -> tuple | None:
 class Dense:
     """A layer, ``activation(X @ W + b)``, in one step and one array: the
     product, then ``b`` added and the activation taken in place. Its gradient
-    calls the gradient functions of the three operations in turn."""
+    is the three operations' gradients in turn."""
 
     def __init__(self, product: matmul, total: add, activation: Any) -> None:
         self.product, self.total, self.activation = product, total, activation
