@@ -12,6 +12,7 @@ import numpy as np
 from .gradients import gradient_function, unbroadcast
 from .graph import Node, Operation, constant, explained_call
 from .operations import (
+    _log_softmax,
     add,
     log,
     matmul,
@@ -170,12 +171,12 @@ def log_softmax(a: np.ndarray) -> np.ndarray:
     ``exp`` from overflowing. numpy finds row maxima slowly, so where the
     values span less than 700 one shift, the largest value, serves every row:
     then no row's largest term falls below ``exp(-700)``, still a normal
-    float, with full precision."""
+    float, with full precision. Otherwise, chapter 10's ``_log_softmax``,
+    row by row."""
     largest = a.max()
-    if largest - a.min() < 700:
-        result = a - largest
-    else:
-        result = a - a.max(axis=-1, keepdims=True)
+    if largest - a.min() >= 700:
+        return _log_softmax(a)
+    result = a - largest
     result -= np.log(np.exp(result).sum(axis=-1, keepdims=True))
     return result
 
