@@ -40,10 +40,10 @@ class Instruction(NamedTuple):
     a tuple of slots, one result in each)."""
 
     node: Node  # the node it computes, named in errors
-    compute: Callable[..., Any]
-    inputs: tuple[int, ...]
-    output: int | tuple[int, ...]
-    gradient: Callable[..., Any] | None = None  # for backpropagation
+    compute: Function
+    inputs: Slots
+    output: int | Slots
+    gradient: Function | None = None  # for backpropagation
     # For backpropagation: the input nodes that get a share (None: no share).
     shares_for: tuple[Node | None, ...] | None = None
 
@@ -147,7 +147,7 @@ class Program:
         return slot
 
     def append(
-        self, node: Node | None, compute: Callable[..., Any], inputs: tuple
+        self, node: Node | None, compute: Function, inputs: Slots
     ) -> int:
         """A new instruction, on a new slot, that is not differentiated."""
         output = self.new_slot(node)
@@ -227,7 +227,7 @@ class Program:
                 grads[slot] = share
 
 
-def registered_gradient(op: Operation) -> Callable[..., Any]:
+def registered_gradient(op: Operation) -> Function:
     """The op's gradient function; if it has none, one that says so when
     backpropagation calls it."""
     try:
