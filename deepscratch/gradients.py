@@ -149,6 +149,30 @@ def checked_shape(
     return share
 
 
+def checked_shares(
+    op: Operation,
+    shares: Iterable[Any],
+    input_values: list[Any],
+    shares_for: tuple[Node | None, ...],
+) -> list[np.ndarray]:
+    """The shares of ``op``'s gradient for the inputs ``shares_for`` names
+    (None: that input needs no share), each computed if it came as a
+    function, and checked to have its input's shape."""
+    checked = []
+    for node, share, value in zip(
+        shares_for, shares, input_values, strict=True
+    ):
+        if node is None:
+            continue
+        share = share() if callable(share) else share
+        if not (type(share) is type(value) is np.ndarray) or (
+            share.shape != value.shape
+        ):
+            share = checked_shape(op, node, share, value)
+        checked.append(share)
+    return checked
+
+
 def gradient_function(operation: Operation) -> GradientFunction:
     """The gradient function registered for the operation's type. A subclass
     inherits its parent's only if it also inherits the parent's ``compute``:

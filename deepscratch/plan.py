@@ -13,7 +13,7 @@ import numpy as np
 
 from .gradients import (
     GradientTable,
-    checked_shape,
+    checked_shares,
     gradient_function,
     gradient_table,
 )
@@ -29,7 +29,7 @@ from .graph import (
     shape_error,
 )
 from .rewrites import REWRITES, computation, rewrite
-from .train import check_loss, checked_update, minimization
+from .train import all_finite, check_loss, checked_update, minimization
 
 Function = Callable[..., Any]
 Slots = tuple[int, ...]
@@ -39,13 +39,13 @@ class Instruction(NamedTuple):
     """Put ``compute(*values in slots inputs)`` in slot ``output`` (or, for
     a tuple of slots, one result in each)."""
 
-    node: Node  # the node it computes, named in errors
+    node: Node | None  # the node it computes, named in errors
     compute: Function
     inputs: Slots
     output: int | Slots
-    gradient: Function | None = None  # for backpropagation
-    # For backpropagation: the input nodes that get a share (None: no share).
-    shares_for: tuple[Node | None, ...] | None = None
+    # For backpropagation: called as gradient(shares_for, grad, output,
+    # *inputs), it gives the shares of the inputs that shares_for names.
+    gradient: Function | None = None
 
 
 class NotCompilableError(Exception):
@@ -187,7 +187,7 @@ class Program:
         for instruction in forward:
             if any(slot in needs for slot in instruction.inputs):
                 needs.add(instruction.output)
-        grads = {loss: self.append(None, np.ones_like, (loss,))}
+        grads = {loss: self.append(None, ones_like, (loss,))}
         reached, order = {loss}, []
         for instruction in reversed(forward):
             if (
@@ -207,17 +207,17 @@ class Program:
         """Write the instruction that passes the gradient of ``instruction``'s
         output back to its inputs that need one, and the sums of shares."""
         inputs = instruction.inputs
+        shares_for = tuple(
+            self.node_of[slot] if slot in needs else None for slot in inputs
+        )
         needing = [slot for slot in inputs if slot in needs]
         shares = tuple(self.new_slot(None) for _ in needing)
         self.instructions.append(
             Instruction(
                 instruction.node,
-                instruction.gradient,
+                functools.partial(instruction.gradient, shares_for),
                 (grads[instruction.output], instruction.output, *inputs),
                 shares,
-                shares_for=tuple(
-                    self.node_of[s] if s in needs else None for s in inputs
-                ),
             )
         )
         for slot, share in zip(needing, shares, strict=True):
@@ -228,27 +228,36 @@ class Program:
 
 
 def registered_gradient(op: Operation) -> Function:
-    """The op's gradient function; if it has none, one that says so when
-    backpropagation calls it."""
+    """The op's registered gradient function, as a plan calls it: it gives
+    the shares of the inputs that ``shares_for`` names, checked. If the op
+    has none, a function that says so when backpropagation calls it."""
     try:
-        return gradient_function(op)
+        function = gradient_function(op)
     except LookupError as error:
         missing = error
 
-    def no_gradient(*args: Any) -> Any:
-        raise missing
+        def no_gradient(*args: Any) -> Any:
+            raise missing
 
-    return no_gradient
+        return no_gradient
+
+    def gradient(shares_for, grad, output, *inputs) -> list[np.ndarray]:
+        shares = function(op, grad, output, *inputs)
+        if len(inputs) == 1:
+            shares = (shares,)
+        return checked_shares(op, shares, list(inputs), shares_for)
+
+    return gradient
 
 
-def checked_share(op: Node, node: Node, share: Any, value: Any) -> Any:
-    """A share of a gradient, computed if it came as a function, and checked
-    to have its input's shape."""
-    if callable(share):
-        share = share()
-    if type(share) is type(value) is np.ndarray and share.shape == value.shape:
-        return share  # the common case, checked without a call
-    return checked_shape(op, node, share, value)
+#: The gradient of a loss of one number with respect to itself.
+ONE = read_only(np.array(1.0))
+
+
+def ones_like(value: Any) -> np.ndarray:
+    """``np.ones_like(value)``, the gradient that starts backpropagation;
+    for the usual loss, one number, the same array every run."""
+    return ONE if isinstance(value, float) else np.ones_like(value)
 
 
 def update_of(
@@ -269,7 +278,7 @@ def loss_check(loss: Node, leaves: list[Node]) -> Callable[..., None]:
     gradient is computed; the leaves' values name the cause."""
 
     def check(loss_value: Any, *leaf_values: Any) -> None:
-        if not np.isfinite(loss_value).all():
+        if not all_finite(loss_value):
             check_loss(
                 loss,
                 {
@@ -307,12 +316,8 @@ class Plan:
             keep=wanted | set(program.constants),
         )
         namespace = {f"s{slot}": v for slot, v in program.constants.items()}
-        namespace["share"] = checked_share
         for i, instruction in enumerate(self.instructions):
             namespace[f"f{i}"] = instruction.compute
-            namespace[f"n{i}"] = instruction.node
-            for k, node in enumerate(instruction.shares_for or ()):
-                namespace[f"n{i}_{k}"] = node
         exec(compile(self.source, "<plan>", "exec"), namespace)
         self.function = namespace["plan"]
 
@@ -368,21 +373,16 @@ def outputs(instruction: Instruction) -> tuple[int, ...]:
 
 
 def python_lines(index: int, instruction: Instruction) -> list[str]:
-    """``s5 = f1(s3, s4)``. For backpropagation, the call of the gradient
-    function, then each share it gives, checked: ``s9 = share(...)``."""
+    """``s5 = f1(s3, s4)``; for backpropagation, one slot for each share,
+    ``s9, s10 = f6(s8, s5, s3, s4)``."""
     arguments = ", ".join(f"s{slot}" for slot in instruction.inputs)
-    if instruction.shares_for is None:
-        return [f"s{instruction.output} = f{index}({arguments})"]
-    inputs = instruction.inputs[2:]  # after the gradient and the output
-    lines = [f"r = f{index}(n{index}, {arguments})"]
-    if len(inputs) == 1:
-        lines.append("r = (r,)")
-    shares = iter(instruction.output)
-    for k, node in enumerate(instruction.shares_for):
-        if node is not None:
-            share = f"share(n{index}, n{index}_{k}, r[{k}], s{inputs[k]})"
-            lines.append(f"s{next(shares)} = {share}")
-    return lines
+    output = instruction.output
+    if isinstance(output, tuple):
+        names = ", ".join(f"s{slot}" for slot in output)
+        output = f"[{names}]" if len(output) == 1 else names
+    else:
+        output = f"s{output}"
+    return [f"{output} = f{index}({arguments})"]
 
 
 def python_source(

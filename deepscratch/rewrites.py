@@ -4,19 +4,23 @@ as built, in fewer or cheaper steps."""
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .gradients import gradient_function, unbroadcast
-from .graph import Node, Operation, constant, explained_call
+from .gradients import checked_shares, gradient_function, unbroadcast
+from .graph import Node, Operation, constant, explained_call, read_only
 from .operations import (
     _log_softmax,
     add,
     log,
     matmul,
     multiply,
+    negative,
+    reduce_mean,
     reduce_sum,
     relu,
     sigmoid,
@@ -38,24 +42,18 @@ def rewrite(op: Operation) -> Rewritten | None:
     """What to compute in place of ``op``: a function, the nodes whose values
     it takes, and its gradient function (None: ``op``'s own). None, to
     compute ``op`` as it is."""
-    if type(op) is softmax_cross_entropy:  # to keep log p for the gradient
-        fused = LogLikelihood(axis=-1, sign=-1)
-        return fused, op.input_nodes, fused.gradient
     layer = dense_parts(op)
     if layer is not None:
         dense = Dense(*layer)
         return dense, dense.inputs, dense.gradient
-    if type(op) is not reduce_sum:
-        return None
-    summed = op.input_nodes[0]
-    if op.axis is None and type(summed) is reduce_sum:
-        summed = summed.input_nodes[0]  # a sum of sums is the sum of all
-    logits_and_classes = cross_entropy_parts(summed)
-    if logits_and_classes is not None:
-        fused = LogLikelihood(op.axis)
-        return fused, list(logits_and_classes), fused.gradient
-    if summed is not op.input_nodes[0]:
-        return op.compute, [summed], None
+    loss = likelihood_parts(op)
+    if loss is not None:
+        a, c, fused = loss
+        return fused, [a, c], fused.gradient
+    if type(op) is reduce_sum and op.axis is None:
+        summed = op.input_nodes[0]
+        if type(summed) is reduce_sum:  # a sum of sums is the sum of all
+            return op.compute, summed.input_nodes, None
     return None
 
 
@@ -114,17 +112,24 @@ class Dense:
             return self.activation.compute(out)
         return IN_PLACE[type(self.activation)](out, out)
 
-    def gradient(self, op: Operation, grad, output, X, W, b) -> tuple:
-        """The shares for ``X``, ``W`` and ``b``: the activation's gradient
-        function (each of ``IN_PLACE`` needs only the output), the add's
-        (``unbroadcast`` for each side), then the matmul's."""
+    def gradient(self, shares_for, grad, output, X, W, b) -> list:
+        """The shares for those of ``X``, ``W`` and ``b`` that ``shares_for``
+        names: the activation's gradient function (each of ``IN_PLACE`` needs
+        only the output), the add's (``unbroadcast``), then the matmul's."""
         if self.activation is not None:
             grad = self.activation_gradient(
                 self.activation, grad, output, output
             )
-        d_product = unbroadcast(grad, self.product_shape)
-        d_X, d_W = self.product_gradient(self.product, d_product, None, X, W)
-        return d_X, d_W, unbroadcast(grad, np.shape(b))
+        shares = []
+        if shares_for[0] is not None or shares_for[1] is not None:
+            d_product = unbroadcast(grad, self.product_shape)
+            d_XW = self.product_gradient(self.product, d_product, None, X, W)
+            shares += checked_shares(
+                self.product, d_XW, [X, W], shares_for[:2]
+            )
+        if shares_for[2] is not None:
+            shares.append(column_sums(grad, np.shape(b)))
+        return shares
 
 
 def cross_entropy_parts(node: Node) -> tuple[Node, Node] | None:
@@ -138,47 +143,133 @@ def cross_entropy_parts(node: Node) -> tuple[Node, Node] | None:
     return None
 
 
+def likelihood_parts(node: Node) -> tuple | None:
+    """``(a, c, fused)`` if ``node`` computes a log-likelihood of the logits
+    ``a`` and the classes ``c``: ``c * log(softmax(a))`` summed along an axis
+    or in all, or ``softmax_cross_entropy(a, c)``; or one of those negated,
+    summed in all or, if it is one number per row, averaged. Else None."""
+    kind, inputs = type(node), node.input_nodes
+    if kind is softmax_cross_entropy:
+        return *inputs, LogLikelihood(axis=-1, sign=-1)
+    if kind is reduce_sum and cross_entropy_parts(inputs[0]):
+        return *cross_entropy_parts(inputs[0]), LogLikelihood(node.axis)
+    if kind not in (negative, reduce_sum, reduce_mean):
+        return None
+    inner = likelihood_parts(inputs[0])
+    if inner is None:
+        return None
+    a, c, fused = inner
+    if kind is negative:
+        return a, c, LogLikelihood(fused.axis, -fused.sign, fused.mean)
+    if node.axis is not None or fused.axis is None or fused.mean:
+        return None
+    if kind is reduce_sum:  # a sum of sums is the sum of all
+        return a, c, LogLikelihood(None, fused.sign)
+    if fused.axis == -1:  # the mean of the rows' log-likelihoods
+        return a, c, LogLikelihood(None, fused.sign, mean=True)
+    return None
+
+
 class LogLikelihood:
-    """``sum(c * log(softmax(a)), axis)`` in one step (times ``sign``: -1 for
-    the cross-entropy), with ``log(softmax(a))`` computed as
-    ``a - logsumexp(a)``: never ``log(0)``. Like PyTorch's autograd functions,
-    it keeps what its gradient needs: ``log p``."""
+    """``sum(c * log(softmax(a)), axis)`` in one step, times ``sign`` (-1
+    for the cross-entropy), divided by the number of rows if ``mean``;
+    ``log(softmax(a))`` is computed as ``a - logsumexp(a)``, never as
+    ``log(0)``. Like PyTorch's autograd functions, it keeps what its gradient
+    needs: ``p`` and ``log p``."""
 
-    def __init__(self, axis: int | tuple[int, ...] | None, sign: int = 1):
-        self.axis, self.sign = axis, sign
+    def __init__(
+        self,
+        axis: int | tuple[int, ...] | None = None,
+        sign: int = 1,
+        mean: bool = False,
+    ) -> None:
+        self.axis, self.sign, self.mean = axis, sign, mean
 
-    def __call__(self, a: np.ndarray, c: np.ndarray) -> np.ndarray:
-        self.log_p = log_softmax(a)
-        return self.sign * (c * self.log_p).sum(axis=self.axis)
+    def __call__(self, a: np.ndarray, c: np.ndarray) -> Any:
+        self.p, self.log_p = softmax_and_log(a)
+        if self.axis is None and np.shape(c) == a.shape:
+            total = np.vdot(c, self.log_p)  # every sum of products at once
+        else:
+            total = (c * self.log_p).sum(axis=self.axis)
+        self.scale = self.sign / (rows(self.log_p, c) if self.mean else 1)
+        return self.scale * total
 
-    def gradient(self, op: Operation, grad, output, a: np.ndarray, c):
-        """The gradient function: the shares for ``a`` and for ``c``."""
-        # The sum's gradient G reaches every entry it summed; then, with
-        # Gc = G * c, log(softmax(a)) passes back Gc - p * (row sum of Gc).
-        G = self.sign * (
+    def gradient(self, shares_for, grad, output, a, c) -> list:
+        """The shares for ``a`` and ``c`` that ``shares_for`` asks for."""
+        G = self.scale * (
             grad if self.axis is None else np.expand_dims(grad, self.axis)
         )
+        shares = []
+        if shares_for[0] is not None:
+            shares.append(self.logits_share(G, c, a.shape))
+        if shares_for[1] is not None:
+            shares.append(unbroadcast(G * self.log_p, np.shape(c)))
+        return shares
+
+    def logits_share(self, G, c, shape: tuple[int, ...]) -> np.ndarray:
+        """``G * c - p * (row sum of G * c)``: ``log(softmax(a))``'s
+        gradient, given the gradient ``G`` of each ``log p``, times ``c``."""
+        if np.ndim(G) == 0 and np.shape(c) == shape:  # one G for all rows
+            share = self.p * row_sums(c)
+            share -= c
+            if G != -1:
+                share *= -G
+            return share
         Gc = G * c
-        share_a = Gc - np.exp(self.log_p) * Gc.sum(axis=-1, keepdims=True)
-        share_c = lambda: unbroadcast(G * self.log_p, np.shape(c))  # noqa: E731
-        return unbroadcast(share_a, a.shape), share_c
+        return unbroadcast(Gc - self.p * Gc.sum(axis=-1, keepdims=True), shape)
 
 
-def log_softmax(a: np.ndarray) -> np.ndarray:
-    """``log(softmax(a))`` along the last axis, as ``a - logsumexp(a)``.
+def rows(log_p: np.ndarray, c: Any) -> int:
+    """How many rows ``c * log_p`` has: entries, counted along every axis
+    but the last."""
+    shape = np.shape(c)
+    if shape != log_p.shape:
+        shape = np.broadcast_shapes(log_p.shape, shape)
+    count = math.prod(shape[:-1])
+    if count == 0:
+        raise ValueError("there are no entries to average")
+    return count
 
-    Any shift of a row leaves it unchanged; subtracting the row's maximum keeps
-    ``exp`` from overflowing. numpy finds row maxima slowly, so where the
-    values span less than 700 one shift, the largest value, serves every row:
-    then no row's largest term falls below ``exp(-700)``, still a normal
+
+def softmax_and_log(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``softmax(a)`` along the last axis, and its log, as ``a -
+    logsumexp(a)``.
+
+    Any shift of a row leaves both unchanged; subtracting the row's maximum
+    keeps ``exp`` from overflowing. numpy finds row maxima slowly, so where
+    the values span less than 700 one shift, the largest value, serves every
+    row: then no row's largest term falls below ``exp(-700)``, still a normal
     float, with full precision. Otherwise, chapter 10's ``_log_softmax``,
     row by row."""
-    largest = a.max()
-    if largest - a.min() >= 700:
-        return _log_softmax(a)
-    result = a - largest
-    result -= np.log(np.exp(result).sum(axis=-1, keepdims=True))
-    return result
+    largest = a.max() if a.size and a.ndim else None
+    if largest is None or largest - a.min() >= 700:
+        log_p = _log_softmax(a)
+    else:
+        log_p = a - largest
+        log_p -= np.log(row_sums(np.exp(log_p)))
+    return np.exp(log_p), log_p
+
+
+def row_sums(x: np.ndarray) -> np.ndarray:
+    """The sum of each row of ``x`` (along its last axis), as a column: the
+    product with a column of ones, which numpy's BLAS computes several times
+    faster than ``x.sum(axis=-1)`` when rows are short."""
+    return np.dot(x, ones((np.shape(x)[-1], 1)))
+
+
+def column_sums(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``unbroadcast(grad, shape)``; for a bias added to every row of a
+    matrix, the sum of each column, as the product with a row of ones: by
+    BLAS, several times faster than ``grad.sum(axis=0)``."""
+    if np.ndim(grad) == 2 and shape == grad.shape[1:]:
+        return np.dot(ones(len(grad)), grad)
+    return unbroadcast(grad, shape)
+
+
+@functools.lru_cache(maxsize=64)
+def ones(shape: int | tuple[int, ...]) -> np.ndarray:
+    """An array of ones, made once for each shape."""
+    return read_only(np.ones(shape))
 
 
 #: The attributes every node has; the others are an operation's settings.

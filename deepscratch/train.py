@@ -209,7 +209,7 @@ def check_loss(loss: Node, values: dict[Node, Any]) -> None:
     """A FloatingPointError if the loss is not finite, saying where that came
     from: a fed value or a Variable that is not finite, or an operation."""
     loss_value = values[loss]
-    if np.isfinite(loss_value).all():
+    if all_finite(loss_value):
         return
     bad_inputs = [
         node
@@ -229,14 +229,23 @@ def check_loss(loss: Node, values: dict[Node, Any]) -> None:
     )
 
 
+def all_finite(value: Any) -> bool:
+    """Is every entry of ``value`` finite? One number, the usual loss, is
+    checked without numpy's help, which is quicker."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return bool(np.isfinite(value).all())
+
+
 def check_gradients(
     loss: Node, loss_value: Any, grads: list[tuple[Variable, np.ndarray]]
 ) -> None:
     """A FloatingPointError if a gradient is not finite, before any Variable
     or optimizer state changes."""
     for variable, grad in grads:
-        # A finite sum means finite entries; only an infinite one needs a look.
-        if not math.isfinite(grad.sum()) and not np.isfinite(grad).all():
+        # A finite sum of squares means finite entries; only an infinite one
+        # (maybe an overflow of the squares) needs a closer look.
+        if not math.isfinite(np.vdot(grad, grad)) and not all_finite(grad):
             raise FloatingPointError(
                 f"the gradient of the loss {loss.name!r} for {variable!r} is "
                 f"not finite, although the loss is {loss_value}; no "

@@ -274,9 +274,9 @@ def test_a_node_with_its_own_evaluate_is_run_as_built():
 
 
 def test_a_broken_rewrite_is_caught(monkeypatch):
-    def wrong_gradient(self, op, grad, output, z, c):
-        G = grad if self.axis is None else np.expand_dims(grad, self.axis)
-        return G * c, lambda: G * self.log_p  # forgets the softmax term
+    def wrong_gradient(self, shares_for, grad, output, a, c):
+        G = self.scale * (grad if self.axis is None else np.expand_dims(grad, self.axis))
+        return [G * c]  # the share for a, without the softmax term
 
     monkeypatch.setattr(rewrites.LogLikelihood, "gradient", wrong_gradient)
     with pytest.raises(AssertionError, match="Not equal to tolerance"):
