@@ -286,6 +286,7 @@ class Variable(Node):
     def __init__(self, initial_value: Any, *, name: str | None = None) -> None:
         what = f"the initial value of Variable {name!r}"
         self._value = as_float_array(initial_value, what).copy()
+        self._view = read_only(self._value)  # what runs read
         super().__init__(name=name)
 
     @property
@@ -295,17 +296,17 @@ class Variable(Node):
 
     @value.setter
     def value(self, new_value: Any) -> None:
-        self._value = _new_value(self, new_value)
+        if new_value is not self._value:  # not the same array, changed
+            self._value = _new_value(self, new_value)
+            self._view = read_only(self._value)
 
     def evaluate(self, values: dict[Node, Any]) -> np.ndarray:
-        return read_only(self._value)
+        return self._view
 
 
 def _new_value(variable: Variable, value: Any) -> np.ndarray:
     """``value`` as the Variable's new value: a copy, as a float array of the
-    shape it had (unless it is the old array, changed in place)."""
-    if value is variable.value:
-        return value
+    shape it had."""
     array = as_float_array(value, f"the value of {variable!r}")
     if array.shape != variable.value.shape:
         raise ValueError(

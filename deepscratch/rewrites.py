@@ -15,6 +15,7 @@ from .gradients import checked_shares, gradient_function, unbroadcast
 from .graph import Node, Operation, constant, explained_call, read_only
 from .operations import (
     _log_softmax,
+    _matmul_gradient,
     add,
     log,
     matmul,
@@ -100,7 +101,8 @@ class Dense:
             self.activation_gradient = gradient_function(activation)
 
     def __call__(self, X: np.ndarray, W: np.ndarray, b: np.ndarray) -> Any:
-        out = explained_call(self.product, self.product.compute, [X, W])
+        product = np.dot if self.matrices(X, W) else self.product.compute
+        out = explained_call(self.product, product, [X, W])
         self.product_shape = np.shape(out)
         try:
             out += b  # into the product's own array, where the shapes allow
@@ -123,12 +125,31 @@ class Dense:
         shares = []
         if shares_for[0] is not None or shares_for[1] is not None:
             d_product = unbroadcast(grad, self.product_shape)
-            d_XW = self.product_gradient(self.product, d_product, None, X, W)
-            shares += checked_shares(
-                self.product, d_XW, [X, W], shares_for[:2]
-            )
+            shares += self.product_shares(shares_for[:2], d_product, X, W)
         if shares_for[2] is not None:
             shares.append(column_sums(grad, np.shape(b)))
+        return shares
+
+    def matrices(self, X: Any, W: Any) -> bool:
+        """Is the product one of two matrices, with the library's own
+        gradient? Then ``np.dot`` computes it, and its gradient, a little
+        faster than ``@`` and the matmul operation's functions, and with the
+        same values."""
+        return (
+            np.ndim(X) == 2 == np.ndim(W)
+            and self.product_gradient is _matmul_gradient
+        )
+
+    def product_shares(self, shares_for, grad, X, W) -> list:
+        """The matmul's shares for ``X`` and ``W``, as ``shares_for`` asks."""
+        if not self.matrices(X, W):
+            d_XW = self.product_gradient(self.product, grad, None, X, W)
+            return checked_shares(self.product, d_XW, [X, W], shares_for)
+        shares = []
+        if shares_for[0] is not None:
+            shares.append(np.dot(grad, W.T))
+        if shares_for[1] is not None:
+            shares.append(np.dot(X.T, grad))
         return shares
 
 

@@ -174,6 +174,8 @@ def as_result(value: Any) -> Any:
     copy of an array (of each array in a table of gradients), so that no
     result shares memory with a Variable or with another result. A training
     step's value is None."""
+    if isinstance(value, float):  # numpy's float64 too
+        return float(value)
     if isinstance(value, Update):
         return None
     if isinstance(value, dict):
