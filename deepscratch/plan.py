@@ -349,7 +349,8 @@ class Plan:
         instruction = self.instructions[self.owners[traceback.tb_lineno - 1]]
         if not isinstance(instruction.output, int):
             return error  # backpropagation: its message says what failed
-        slots = traceback.tb_frame.f_locals
+        frame = traceback.tb_frame  # constants are globals, the rest local
+        slots = frame.f_globals | frame.f_locals
         inputs = [slots[f"s{i}"] for i in instruction.inputs]
         return shape_error(instruction.node, inputs, error)
 

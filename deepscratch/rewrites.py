@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
 
 from .gradients import checked_shares, gradient_function, unbroadcast
 from .graph import Node, Operation, constant, explained_call, read_only
@@ -131,12 +132,14 @@ class Dense:
         return shares
 
     def matrices(self, X: Any, W: Any) -> bool:
-        """Is the product one of two matrices, with the library's own
-        gradient? Then ``np.dot`` computes it, and its gradient, a little
+        """Is the product one of two matrices that fit, with the library's
+        own gradient? Then ``np.dot`` computes it, and its gradient, a little
         faster than ``@`` and the matmul operation's functions, and with the
-        same values."""
+        same values. (Matrices that do not fit are left to the operation,
+        which says so in its own words.)"""
         return (
             np.ndim(X) == 2 == np.ndim(W)
+            and X.shape[1] == W.shape[0]
             and self.product_gradient is _matmul_gradient
         )
 
@@ -168,7 +171,7 @@ def likelihood_parts(node: Node) -> tuple | None:
     """``(a, c, fused)`` if ``node`` computes a log-likelihood of the logits
     ``a`` and the classes ``c``: ``c * log(softmax(a))`` summed along an axis
     or in all, or ``softmax_cross_entropy(a, c)``; or one of those negated,
-    summed in all or, if it is one number per row, averaged. Else None."""
+    or its sums summed or averaged. Else None."""
     kind, inputs = type(node), node.input_nodes
     if kind is softmax_cross_entropy:
         return *inputs, LogLikelihood(axis=-1, sign=-1)
@@ -181,44 +184,48 @@ def likelihood_parts(node: Node) -> tuple | None:
         return None
     a, c, fused = inner
     if kind is negative:
-        return a, c, LogLikelihood(fused.axis, -fused.sign, fused.mean)
-    if node.axis is not None or fused.axis is None or fused.mean:
-        return None
-    if kind is reduce_sum:  # a sum of sums is the sum of all
-        return a, c, LogLikelihood(None, fused.sign)
-    if fused.axis == -1:  # the mean of the rows' log-likelihoods
-        return a, c, LogLikelihood(None, fused.sign, mean=True)
-    return None
+        return a, c, LogLikelihood(fused.axis, -fused.sign, fused.then)
+    if node.axis is not None or fused.one_number:
+        return None  # not all the sums summed, or averaged
+    then = "sum" if kind is reduce_sum else "mean"
+    return a, c, LogLikelihood(fused.axis, fused.sign, then)
 
 
 class LogLikelihood:
     """``sum(c * log(softmax(a)), axis)`` in one step, times ``sign`` (-1
-    for the cross-entropy), divided by the number of rows if ``mean``;
-    ``log(softmax(a))`` is computed as ``a - logsumexp(a)``, never as
-    ``log(0)``. Like PyTorch's autograd functions, it keeps what its gradient
-    needs: ``p`` and ``log p``."""
+    for the cross-entropy); ``then="sum"`` or ``"mean"`` adds up or
+    averages those sums. ``log(softmax(a))`` is computed as ``a -
+    logsumexp(a)``, never as ``log(0)``. Like PyTorch's autograd functions,
+    it keeps what its gradient needs: ``p`` and ``log p``."""
 
     def __init__(
         self,
         axis: int | tuple[int, ...] | None = None,
         sign: int = 1,
-        mean: bool = False,
+        then: str | None = None,
     ) -> None:
-        self.axis, self.sign, self.mean = axis, sign, mean
+        self.axis, self.sign, self.then = axis, sign, then
+        self.one_number = axis is None or then is not None
 
     def __call__(self, a: np.ndarray, c: np.ndarray) -> Any:
         self.p, self.log_p = softmax_and_log(a)
-        if self.axis is None and np.shape(c) == a.shape:
-            total = np.vdot(c, self.log_p)  # every sum of products at once
-        else:
-            total = (c * self.log_p).sum(axis=self.axis)
-        self.scale = self.sign / (rows(self.log_p, c) if self.mean else 1)
-        return self.scale * total
+        self.scale = self.sign
+        if not self.one_number:  # one sum per row
+            return self.scale * (c * self.log_p).sum(axis=self.axis)
+        if self.then is not None:  # the sums are not computed: count them
+            sums = number_of_sums(a, c, self.axis)
+            if self.then == "mean":
+                if sums == 0:
+                    raise ValueError("there are no entries to average")
+                self.scale = self.sign / sums
+        if np.shape(c) == a.shape:
+            return self.scale * np.vdot(c, self.log_p)  # in one call
+        return self.scale * (c * self.log_p).sum()
 
     def gradient(self, shares_for, grad, output, a, c) -> list:
         """The shares for ``a`` and ``c`` that ``shares_for`` asks for."""
         G = self.scale * (
-            grad if self.axis is None else np.expand_dims(grad, self.axis)
+            grad if self.one_number else np.expand_dims(grad, self.axis)
         )
         shares = []
         if shares_for[0] is not None:
@@ -240,16 +247,15 @@ class LogLikelihood:
         return unbroadcast(Gc - self.p * Gc.sum(axis=-1, keepdims=True), shape)
 
 
-def rows(log_p: np.ndarray, c: Any) -> int:
-    """How many rows ``c * log_p`` has: entries, counted along every axis
-    but the last."""
+def number_of_sums(a: np.ndarray, c: Any, axis: Any) -> int:
+    """How many sums ``sum(c * log_p, axis)`` has, for ``log_p`` of ``a``'s
+    shape; an error, as numpy's, if ``axis`` is not an axis of theirs."""
     shape = np.shape(c)
-    if shape != log_p.shape:
-        shape = np.broadcast_shapes(log_p.shape, shape)
-    count = math.prod(shape[:-1])
-    if count == 0:
-        raise ValueError("there are no entries to average")
-    return count
+    if shape != a.shape:
+        shape = np.broadcast_shapes(a.shape, shape)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    summed = {normalize_axis_index(i, len(shape)) for i in axes}
+    return math.prod(n for i, n in enumerate(shape) if i not in summed)
 
 
 def softmax_and_log(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -218,6 +218,37 @@ def test_the_librarys_fused_cross_entropy_keeps_log_p_for_its_gradient():
     assert any(isinstance(f, rewrites.LogLikelihood) and f.sign == -1 for f in computes)
 
 
+@pytest.mark.parametrize(
+    "build", [composed_loss(), per_row_loss, digits_model], ids=["sum", "mean of rows", "digits"]
+)
+def test_the_whole_loss_negated_summed_or_averaged_is_one_step(build):
+    plan = plan_of(build)
+    forward = [i for i in plan.instructions if isinstance(i.output, int)]
+    fused = [i for i in forward if isinstance(i.compute, rewrites.LogLikelihood)]
+    assert len(fused) == 1 and fused[0].compute.one_number, plan.source
+    assert fused[0] is forward[-1], plan.source  # nothing computed after it: the loss itself
+
+
+def test_a_fused_loss_reports_a_wrong_axis_and_an_empty_mean_as_the_graph_as_built_does():
+    def loss(axis, n=3):
+        logits = ds.Variable(np.zeros((n, 2)))  # not a constant: nothing is folded
+        c = ds.constant(np.tile([1.0, 0.0], (n, 1)))
+        per_row = ds.reduce_sum(ds.multiply(c, ds.log(ds.softmax(logits))), axis=axis)
+        return ds.negative(ds.reduce_sum(per_row)), ds.reduce_mean(per_row)
+
+    for optimize in (True, False):
+        with ds.Graph().as_default():
+            total, mean = loss(axis=5)
+            for node in (total, mean):
+                with pytest.raises(ValueError, match="axis 5 is out of bounds"):
+                    ds.Session(optimize=optimize).run(node)
+        with ds.Graph().as_default():
+            total, mean = loss(axis=1, n=0)
+            assert ds.Session(optimize=optimize).run(total) == 0
+            with pytest.raises(ValueError, match="no entries to average"):
+                ds.Session(optimize=optimize).run(mean)
+
+
 def test_the_rewritten_loss_is_finite_where_the_graph_as_built_takes_log_0():
     def extreme():
         a = ds.Variable([[0.0, 800.0]], name="a")
@@ -275,12 +306,19 @@ def test_a_node_with_its_own_evaluate_is_run_as_built():
 
 def test_a_broken_rewrite_is_caught(monkeypatch):
     def wrong_gradient(self, shares_for, grad, output, a, c):
-        G = self.scale * (grad if self.axis is None else np.expand_dims(grad, self.axis))
+        G = self.scale * (grad if self.one_number else np.expand_dims(grad, self.axis))
         return [G * c]  # the share for a, without the softmax term
 
     monkeypatch.setattr(rewrites.LogLikelihood, "gradient", wrong_gradient)
     with pytest.raises(AssertionError, match="Not equal to tolerance"):
         assert_optimiser_keeps_values(composed_loss())
+
+
+def test_a_miscounted_mean_is_caught(monkeypatch):
+    counted = rewrites.number_of_sums
+    monkeypatch.setattr(rewrites, "number_of_sums", lambda *args: counted(*args) + 1)
+    with pytest.raises(AssertionError, match="Not equal to tolerance"):
+        assert_optimiser_keeps_values(digits_model)
 
 
 @pytest.mark.parametrize("optimize", ["patterns", ["pattern"], 1, None])
