@@ -253,6 +253,13 @@ def number_of_sums(a: np.ndarray, c: Any, axis: Any) -> int:
     shape = np.shape(c)
     if shape != a.shape:
         shape = np.broadcast_shapes(a.shape, shape)
+    return sums_in(shape, axis)
+
+
+@functools.lru_cache(maxsize=64)
+def sums_in(shape: tuple[int, ...], axis: int | tuple[int, ...]) -> int:
+    """The number of sums along ``axis`` in an array of ``shape``; worked
+    out once for each, since the shapes of a run seldom change."""
     axes = axis if isinstance(axis, tuple) else (axis,)
     summed = {normalize_axis_index(i, len(shape)) for i in axes}
     return math.prod(n for i, n in enumerate(shape) if i not in summed)
