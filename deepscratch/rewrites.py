@@ -102,7 +102,8 @@ class Dense:
             self.activation_gradient = gradient_function(activation)
 
     def __call__(self, X: np.ndarray, W: np.ndarray, b: np.ndarray) -> Any:
-        product = np.dot if self.matrices(X, W) else self.product.compute
+        self.by_dot = self.matrices(X, W)  # and so its gradient, see below
+        product = np.dot if self.by_dot else self.product.compute
         out = explained_call(self.product, product, [X, W])
         self.product_shape = np.shape(out)
         try:
@@ -145,7 +146,7 @@ class Dense:
 
     def product_shares(self, shares_for, grad, X, W) -> list:
         """The matmul's shares for ``X`` and ``W``, as ``shares_for`` asks."""
-        if not self.matrices(X, W):
+        if not self.by_dot:
             d_XW = self.product_gradient(self.product, grad, None, X, W)
             return checked_shares(self.product, d_XW, [X, W], shares_for)
         shares = []
