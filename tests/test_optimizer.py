@@ -236,12 +236,13 @@ def test_a_fused_loss_reports_a_wrong_axis_and_an_empty_mean_as_the_graph_as_bui
         per_row = ds.reduce_sum(ds.multiply(c, ds.log(ds.softmax(logits))), axis=axis)
         return ds.negative(ds.reduce_sum(per_row)), ds.reduce_mean(per_row)
 
-    for optimize in (True, False):
+    wrong_axes = {5: "axis 5 is out of bounds", (1, -1): "duplicate value|repeated axis"}
+    for optimize, (axis, message) in itertools.product((True, False), wrong_axes.items()):
         with ds.Graph().as_default():
-            total, mean = loss(axis=5)
-            for node in (total, mean):
-                with pytest.raises(ValueError, match="axis 5 is out of bounds"):
+            for node in loss(axis):
+                with pytest.raises(ValueError, match=message):
                     ds.Session(optimize=optimize).run(node)
+    for optimize in (True, False):
         with ds.Graph().as_default():
             total, mean = loss(axis=1, n=0)
             assert ds.Session(optimize=optimize).run(total) == 0
