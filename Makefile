@@ -14,19 +14,20 @@ $(INSTALLED): pyproject.toml
 
 # The execution cache knows the chapters' text, not the library they import, and a rebuild
 # keeps pages whose sources did not change: when the library, the table of contents, the
-# configuration or the build's own code (_ext/) changes, start the site afresh.
-SITE_INPUTS := $(wildcard deepscratch/*.py _ext/*.py) _toc.yml _config.yml
+# configuration, the Sphinx extensions (_ext/) or the build's own code (tools/) changes,
+# start the site afresh.
+SITE_INPUTS := $(wildcard deepscratch/*.py _ext/*.py tools/*.py) _toc.yml _config.yml
 _build/.inputs: $(SITE_INPUTS)
 	rm -rf _build/html _build/jupyter_execute _build/.jupyter_cache
 	mkdir -p _build && touch $@
 
 book: $(INSTALLED) _build/.inputs
-	$(BIN)/python _ext/build_book.py
+	$(BIN)/python -m tools.build_book
 	@echo "The site is in _build/html: open _build/html/index.html, or run 'make serve'."
 
 # The whole book as one PDF, printed by Chromium from a single-page build of the site.
 pdf: book
-	$(BIN)/python _ext/build_pdf.py
+	$(BIN)/python -m tools.build_pdf
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
@@ -37,7 +38,7 @@ test: lint _build/.inputs
 
 # Builds the launch button's environment afresh from binder/ and runs every chapter in it.
 binder-check: $(INSTALLED)
-	$(BIN)/python tests/binder_env.py
+	$(BIN)/python -m tools.binder_env
 
 # Compares deepscratch with a hand-written numpy reference (and PyTorch, once
 # `.venv/bin/pip install -e ".[bench]"` added it). BENCH_ARGS="--no-book" skips the book builds.
@@ -48,4 +49,4 @@ serve: book
 	$(BIN)/python -m http.server --directory _build/html 8000
 
 clean:
-	rm -rf _build .jupyter_cache
+	rm -rf _build

@@ -2,16 +2,11 @@
 
 import numpy as np
 import pytest
+from gradcheck import check_gradients
 
 import deepscratch as ds
 
-from gradcheck import check_gradients
-
-
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    with ds.Graph().as_default() as graph:
-        yield graph
+pytestmark = pytest.mark.usefixtures("fresh_graph")
 
 
 def gradients(loss, feed=None):

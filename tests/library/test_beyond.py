@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
+from gradcheck import check_gradients
 
 import deepscratch as ds
 from deepscratch.train import AdamOptimizer, GradientDescentOptimizer, MomentumOptimizer
-
-from gradcheck import check_gradients
 
 rng = np.random.default_rng(7)
 A = rng.standard_normal((4, 3))

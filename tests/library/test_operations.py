@@ -2,13 +2,12 @@
 
 import numpy as np
 import pytest
+from gradcheck import check_gradients
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
 import deepscratch as ds
-
-from gradcheck import check_gradients
 
 rng = np.random.default_rng(42)
 A = rng.standard_normal((3, 4))
@@ -20,10 +19,7 @@ def run(node):
     return ds.Session().run(node)
 
 
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    with ds.Graph().as_default() as graph:
-        yield graph
+pytestmark = pytest.mark.usefixtures("fresh_graph")
 
 
 def test_the_text_affine_example():

@@ -21,10 +21,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-from chromium import CHROMIUM_ARGS, CHROMIUM_CANDIDATES, READY_JS, find_chromium
-from notebooks import executed_notebook as executed_notebook  # for test_site
+from conftest import ROOT
+from tools.chromium import CHROMIUM_ARGS, CHROMIUM_CANDIDATES, READY_JS, find_chromium
+from tools.notebooks import executed_notebook as executed_notebook  # for test_site
 
-ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
 HTML = BUILD / "html"
 SCREENSHOTS = BUILD / "screenshots"

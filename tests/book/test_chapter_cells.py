@@ -1,32 +1,32 @@
 """The chapter collector (conftest.py) fails where it should: a raising cell, a wrong output."""
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
+from tools.build_book import code_cell_lines
+
 CHAPTER = ROOT / "book" / "01_computational_graphs.md"
 
 
 def fence_line(text: str, cell_content: str) -> int:
-    """The line of the ```{code-cell} fence of the cell containing ``cell_content``."""
-    lines = text.splitlines()
-    content_line = next(i for i, line in enumerate(lines) if cell_content in line)
-    return max(i for i in range(content_line) if lines[i].startswith("```{code-cell}")) + 1
+    """The line of the code-cell fence of the cell containing ``cell_content``."""
+    content_line = text[: text.index(cell_content)].count("\n") + 1
+    return max(line for line in code_cell_lines(text) if line < content_line)
 
 
 @pytest.fixture
-def run_chapter(pytester, monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT / "tests"), str(ROOT / "_ext")]))
+def run_chapter(pytester):
+    # The project's own way to find its modules, pytest's pythonpath, in the copy's folder too.
+    folders = f"{ROOT} {ROOT / 'tests' / 'book'}"
+    pytester.makeini(f"[pytest]\npythonpath = {folders}\n")
+    pytester.makeconftest('pytest_plugins = ["chapter_cells"]')
 
     def run(text: str):
         pytester.makefile(".md", ch=text)
         pytester.makefile(".yml", _toc="format: jb-book\nroot: ch\n")
-        return pytester.runpytest_subprocess(
-            "-p", "chapter_cells", "-p", "no:cacheprovider", "-rs", "ch.md"
-        )
+        return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs", "ch.md")
 
     return run
 
@@ -59,7 +59,7 @@ def test_a_changed_declared_output_fails_with_a_diff(run_chapter):
 def test_the_unchanged_chapter_passes(run_chapter):
     result = run_chapter(CHAPTER.read_text())
     assert result.parseoutcomes().get("failed", 0) == 0
-    assert result.parseoutcomes()["passed"] == CHAPTER.read_text().count("```{code-cell}")
+    assert result.parseoutcomes()["passed"] == len(code_cell_lines(CHAPTER.read_text()))
 
 
 def test_a_figure_that_fails_to_display_fails_its_cell(run_chapter):

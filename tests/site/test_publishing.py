@@ -2,7 +2,7 @@
 PDF, and the workflow that publishes them.
 
 - The environment Binder builds from binder/ has every module the chapters import (the full
-  run of every chapter in a fresh copy of it is ``make binder-check``, tests/binder_env.py).
+  run of every chapter in a fresh copy of it is ``make binder-check``, tools/binder_env.py).
 - Every chapter page's launch menu opens it on Binder and in Colab, and its download menu offers
   the whole book as a PDF. Colab and the published PDF cannot be reached from here: the tests
   check that the links are formed as those services and the workflow expect.
@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 import yaml
 from bs4 import BeautifulSoup
-
-from binder_env import missing_imports, requirement_lines
-from build_book import chapters
-from header_links import NOTEBOOKS_BRANCH, PDF_NAME, colab_url
 from site_checks import HTML, ROOT
+
+from _ext.header_links import NOTEBOOKS_BRANCH, PDF_NAME, colab_url
+from tools.binder_env import missing_imports, requirement_lines
+from tools.build_book import chapters
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 WORKFLOW = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())

@@ -1,7 +1,6 @@
 """The doctest-style comparison of declared and actual cell outputs."""
 
 import pytest
-
 from chapter_cells import output_matches
 
 

@@ -16,12 +16,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_random_graphs import DROPOUT_SEEDS, GRAPH_SEEDS, build_random_graph
 
 import deepscratch as ds
 from deepscratch import rewrites
 from deepscratch.graph import Node
-
-from test_random_graphs import DROPOUT_SEEDS, GRAPH_SEEDS, build_random_graph
 
 RTOL = ATOL = 1e-12
 

@@ -10,7 +10,7 @@ bookmarks lose the space where a heading wraps and repeat some headings twice, s
 is rebuilt from the page's headings: the preface, then each part of _toc.yml with its chapters
 and their sections.
 
-Usage: ``python _ext/build_pdf.py`` writes ``_build/pdf/deep-learning-from-scratch.pdf``.
+Usage: ``python tools/build_pdf.py`` writes ``_build/pdf/deep-learning-from-scratch.pdf``.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from pathlib import Path
 
 import yaml
 
-from chromium import CHROMIUM_ARGS, READY_JS, find_chromium, serve
+from tools.build_book import ROOT
+from tools.chromium import CHROMIUM_ARGS, READY_JS, find_chromium, serve
 
-ROOT = Path(__file__).resolve().parent.parent
 SINGLE = ROOT / "_build" / "singlehtml"
 PDF = ROOT / "_build" / "pdf" / "deep-learning-from-scratch.pdf"
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())

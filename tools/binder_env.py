@@ -3,12 +3,12 @@
 Binder (repo2docker) starts from a base image that brings JupyterLab and ipykernel, installs
 ``binder/requirements.txt`` from the repository's root and runs ``binder/postBuild``. Two checks:
 
-- ``missing_imports()``, fast, in ``make test`` (tests/test_publishing.py): every module the
+- ``missing_imports()``, fast, in ``make test`` (tests/site/test_publishing.py): every module the
   chapters' code cells import, and every module the library imports (``deepscratch.datasets``
   imports scikit-learn only when a chapter asks for the digits), is in the standard library or
   installed by a distribution the Binder environment would have -- the requirements' dependency
   closure, read from this environment's installed metadata.
-- ``python tests/binder_env.py`` (``make binder-check``, which ``.ci/run`` calls): the real thing.
+- ``python tools/binder_env.py`` (``make binder-check``, which ``.ci/run`` calls): the real thing.
   A fresh virtual environment gets the base image's packages and ``binder/requirements.txt``,
   and every chapter is opened through jupytext and run top to bottom in a kernel of that
   environment, as a reader's click on the launch button would.
@@ -25,7 +25,8 @@ from concurrent.futures import ProcessPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools.build_book import ROOT, chapters
+
 REQUIREMENTS = ROOT / "binder" / "requirements.txt"
 # What repo2docker's base environment has before it reads binder/.
 BINDER_BASE = ["jupyterlab", "ipykernel"]
@@ -107,13 +108,6 @@ def _python(cell_source: str) -> str:
     return "\n".join(
         "" if line.lstrip().startswith(("%", "!")) else line for line in cell_source.splitlines()
     )
-
-
-def chapters() -> list[Path]:
-    sys.path.insert(0, str(ROOT / "_ext"))
-    from build_book import chapters
-
-    return chapters()
 
 
 def imports() -> dict[str, set[str]]:

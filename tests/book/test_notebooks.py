@@ -1,4 +1,4 @@
-"""The clean notebooks of the chapters (_ext/notebooks.py), which the site's download button
+"""The clean notebooks of the chapters (tools/notebooks.py), which the site's download button
 serves and Colab opens.
 
 First the converter on small inputs, each MyST construct against the Markdown it must become,
@@ -26,9 +26,9 @@ from bs4 import BeautifulSoup
 from myst_nb.core.variables import format_plain_text
 
 import deepscratch
-
-from build_book import ROOT, chapters, toc_pages
-from notebooks import (
+from conftest import ROOT
+from tools.build_book import chapters, toc_pages
+from tools.notebooks import (
     GLUE_PREFIX,
     SITE_URL,
     OwnCell,
@@ -282,11 +282,9 @@ site_group = pytest.mark.xdist_group("site")
 
 
 @pytest.fixture(scope="module")
-def built(built_book) -> dict[str, str]:
-    """Each page's notebook as written for the download button; the notebooks are written
-    after a successful build only, so a failed build fails every test here."""
-    assert built_book.returncode == 0, (built_book.stdout + built_book.stderr)[-5000:]
-    return {page: (BUILD / "html" / "_sources" / f"{page}.ipynb").read_text() for page in PAGES}
+def built(built_site) -> dict[str, str]:
+    """Each page's notebook as written for the download button (after a successful build)."""
+    return {page: (built_site / "_sources" / f"{page}.ipynb").read_text() for page in PAGES}
 
 
 @pytest.fixture(scope="module")

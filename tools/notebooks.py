@@ -16,7 +16,7 @@ folded (``jp-MarkdownHeadingCollapsed``) over its cells, a solution of prose a `
 
 The notebooks go to ``_build/html/_sources/book/`` (replacing the raw ones the download button
 serves) and to ``_build/notebooks/book/`` (for the notebooks branch that Colab opens).
-Usage: ``python _ext/notebooks.py [--build DIR]`` (default ``_build``).
+Usage: ``python tools/notebooks.py [--build DIR]`` (default ``_build``).
 """
 
 from __future__ import annotations
@@ -36,10 +36,9 @@ from types import SimpleNamespace
 import nbformat
 import yaml
 
-from build_book import chapters, toc_pages
-from declared_outputs import shown_source
+from _ext.declared_outputs import shown_source
+from tools.build_book import ROOT, chapters, toc_pages
 
-ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 SITE_URL = CONFIG["html"]["baseurl"]

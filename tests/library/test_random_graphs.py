@@ -49,11 +49,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from gradcheck import finite_difference
 
 import deepscratch as ds
 from deepscratch.graph import Node
-
-from gradcheck import finite_difference
 
 EPS = 1e-6
 RTOL = 1e-5

@@ -4,16 +4,16 @@ same final weights, to rounding (float64). Skipped where PyTorch is not installe
 itself never imports it."""
 
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import deepscratch as ds
+from conftest import ROOT
 
 pytest.importorskip("torch")
 
-LISTING = Path(__file__).resolve().parents[1] / "book" / "frameworks" / "torch_mlp.py"
+LISTING = ROOT / "book" / "frameworks" / "torch_mlp.py"
 
 
 def torch_listing():

@@ -1,6 +1,6 @@
 """The page leaves out a cell's closing ``# expect:`` block; the tests read it."""
 
-from declared_outputs import declared_output, shown_source
+from _ext.declared_outputs import declared_output, shown_source
 
 CELL = "z = x + y\nprint(z)\n# expect:\n# [ 2. -1.]\n#   indented\n"
 
@@ -25,7 +25,7 @@ def test_only_a_closing_block_counts():
 def test_the_book_loads_the_extension():
     import yaml
 
-    from build_book import ROOT
+    from conftest import ROOT
 
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert "declared_outputs" in config["sphinx"]["config"]["extensions"]

@@ -6,13 +6,10 @@ import ast
 import functools
 import importlib
 import inspect
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 bench = importlib.import_module("bench")
 numpy_reference = importlib.import_module("numpy_reference")
 

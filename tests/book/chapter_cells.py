@@ -30,8 +30,8 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from build_book import toc_pages
-from declared_outputs import declared_output
+from _ext.declared_outputs import declared_output
+from tools.build_book import chapter_timeout, code_cell_lines, toc_pages
 
 NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -52,15 +52,11 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 class Chapter(pytest.File):
     def collect(self):
-        notebook = jupytext.read(self.path)
-        if "kernelspec" not in notebook.metadata:
+        lines = code_cell_lines(self.path.read_text())
+        if not lines:
             return  # a page of prose only
+        notebook = jupytext.read(self.path)
         code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
-        lines = [
-            number
-            for number, line in enumerate(self.path.read_text().splitlines(), start=1)
-            if line.startswith("```{code-cell}")
-        ]
         if len(lines) != len(code_cells):
             raise ValueError(
                 f"{self.path}: found {len(lines)} code-cell fences for {len(code_cells)} cells"
@@ -83,7 +79,7 @@ class ChapterRun:
         self.path = path
         self.client = NotebookClient(
             notebook,
-            timeout=120,
+            timeout=chapter_timeout(),
             kernel_name="python3",
             resources={"metadata": {"path": str(path.parent)}},
         )

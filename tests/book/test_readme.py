@@ -3,9 +3,8 @@
 import contextlib
 import io
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
 
 
 def test_readme_example_prints_what_it_claims():

@@ -1,13 +1,10 @@
 """A cell's printed text reaches the page the same however the kernel cut it into messages."""
 
-from pathlib import Path
-
 from jupyter_book.config import get_final_config
 from nbformat.v4 import new_output
 
-from exact_streams import merge_streams
-
-ROOT = Path(__file__).resolve().parents[1]
+from _ext.exact_streams import merge_streams
+from conftest import ROOT
 
 WHOLE = ["backpropagation:   108.622571\nfinite difference: 108.622571\n"]
 CUTS = [

@@ -1,0 +1,171 @@
+"""Build the site as `make book` does: the chapters run two at a time, then `jupyter-book build`.
+
+Jupyter Book executes a book's notebooks one after another as it reads them, which leaves a core
+idle for most of a cold build on a two-core computer. So first every chapter that the execution
+cache lacks runs in jupyter-cache's parallel executor (a process per core, each chapter in its own
+kernel, started in the chapter's folder, exactly as the build would run it), and the build then
+finds every chapter in the cache. A chapter that fails here is simply not cached: the build runs it
+again and reports the error with its traceback, as it always has. After a successful build, the
+clean notebooks of the chapters are written next to the pages (tools/notebooks.py).
+
+``build(output_dir)`` is the one way the project builds the book: ``make book``, the tests and
+the benchmark all run this file's command line, which calls it (in a process of its own, whose
+output it can redirect). Everything the build prints goes to
+``_build/build.log``; the command line shows each chapter it executed, with its time and its
+code cells, every warning and error in full, and where the site is.
+
+Usage: ``python -m tools.build_book [--path-output DIR]`` (``_build/`` goes under DIR, default
+the repository).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from jupyter_cache import get_cache
+from jupyter_cache.executors import load_executor
+
+ROOT = Path(__file__).resolve().parent.parent
+# The reader myst-nb itself gives jupyter-cache, so that the build matches these executions.
+MYST_NOTEBOOK = {"type": "plugin", "name": "myst_nb_md"}
+CODE_CELL_FENCE = re.compile(r"^```\{code-cell\}", re.MULTILINE)
+PROBLEM = re.compile(r"\b(WARNING|ERROR)\b|Error\b|Traceback")
+KERNEL_NOISE = "Kernel is running over TCP without encryption"  # every kernel says it
+
+
+def toc_pages(root: Path = ROOT) -> list[str]:
+    """The pages of ``root``'s _toc.yml in reading order, as paths without ``.md``."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    chapters = [chapter["file"] for part in toc.get("parts", []) for chapter in part["chapters"]]
+    return [toc["root"], *chapters]
+
+
+def code_cell_lines(text: str) -> list[int]:
+    """The line numbers (from 1) of the code-cell fences of a MyST page: one per code cell."""
+    return [text.count("\n", 0, match.start()) + 1 for match in CODE_CELL_FENCE.finditer(text)]
+
+
+def chapters() -> list[Path]:
+    """The pages of _toc.yml that have code cells: the chapters a build executes."""
+    pages = [ROOT / f"{name}.md" for name in toc_pages()]
+    return [page for page in pages if code_cell_lines(page.read_text())]
+
+
+def chapter_timeout() -> int:
+    """The seconds a code cell may take, from _config.yml: the build's limit and the tests'."""
+    return yaml.safe_load((ROOT / "_config.yml").read_text())["execute"]["timeout"]
+
+
+@dataclass
+class Build:
+    """What one build did: its exit status, the chapters it executed (with the seconds each
+    took), and everything it printed (also in ``_build/build.log``)."""
+
+    returncode: int
+    log: str
+    executed: dict[str, float] = field(default_factory=dict)
+
+    def problems(self) -> list[str]:
+        """The lines of the log that report a warning or an error, with what follows them."""
+        lines, shown, follow = self.log.splitlines(), [], False
+        for line in lines:
+            if KERNEL_NOISE in line:
+                continue
+            if PROBLEM.search(line):
+                shown.append(line)
+                follow = True
+            elif follow and line.startswith((" ", "\t")):
+                shown.append(line)
+            else:
+                follow = False
+        return shown
+
+
+@contextlib.contextmanager
+def output_to(log: Path) -> Iterator[None]:
+    """This process's and its children's output (the kernels', too) goes to the end of ``log``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with log.open("a") as file:
+        os.dup2(file.fileno(), 1)
+        os.dup2(file.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for descriptor in saved:
+                os.close(descriptor)
+
+
+def execute_chapters(cache_path: Path) -> dict[str, float]:
+    """Run every chapter the cache at ``cache_path`` lacks, in parallel, and cache the results;
+    the seconds each of them took, by its path from the repository's root."""
+    cache = get_cache(cache_path)
+    for chapter in chapters():
+        cache.add_nb_to_project(str(chapter), read_data=MYST_NOTEBOOK)
+    pending = [Path(record.uri) for record in cache.list_unexecuted()]
+    for path in pending:
+        print(f"{path.relative_to(ROOT)}: Executing notebook", flush=True)
+    logger = logging.getLogger("execute_chapters")
+    logger.addHandler(logging.StreamHandler())
+    load_executor("local-parallel", cache, logger).run_and_cache(timeout=chapter_timeout())
+    seconds = {
+        Path(r.uri): r.data.get("execution_seconds", 0.0) for r in cache.list_cache_records()
+    }
+    return {str(path.relative_to(ROOT)): seconds.get(path, float("nan")) for path in pending}
+
+
+def build(output_dir: Path = ROOT) -> Build:
+    """Build the book into ``output_dir / "_build"``: the chapters the execution cache lacks run
+    first, two at a time, then ``jupyter-book build -W -n --keep-going``, then the notebooks."""
+    output_dir = Path(output_dir).resolve()
+    log = output_dir / "_build" / "build.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    with output_to(log):
+        executed = execute_chapters(output_dir / "_build" / ".jupyter_cache")
+        command = [Path(sys.executable).with_name("jupyter-book"), "build", ROOT, "-W", "-n"]
+        command += ["--keep-going", "--path-output", output_dir]
+        returncode = subprocess.run([str(arg) for arg in command], cwd=ROOT, check=False)
+        if returncode.returncode == 0:
+            from tools.notebooks import write_notebooks  # it reads the pages just built
+
+            write_notebooks(output_dir / "_build")
+    return Build(returncode.returncode, log.read_text(), executed)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--path-output", type=Path, default=ROOT, help="_build/ goes here")
+    output = parser.parse_args().path_output.resolve()
+    result = build(output)
+    for chapter, seconds in result.executed.items():
+        cells = len(code_cell_lines((ROOT / chapter).read_text()))
+        print(f"{chapter}: Executing notebook ... {seconds:.1f} s, {cells} code cells")
+    if result.problems():
+        print("\n".join(result.problems()))
+    log = output / "_build" / "build.log"
+    if result.returncode == 0:
+        print(f"The site is in {output / '_build' / 'html'} (the build's whole log: {log}).")
+    else:
+        print("\n".join(result.log.splitlines()[-30:]))
+        print(f"The build failed; its whole log is in {log}.")
+    return result.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
