@@ -6,7 +6,7 @@ A code cell of a chapter may end with a comment block that says what the cell pr
     # expect:
     # [ 2. -1.]
 
-The chapter tests (tests/chapter_cells.py) compare the fresh output with it. The page shows the
+The chapter tests (tests/book/chapter_cells.py) compare the fresh output with it. The page shows the
 output itself right below the code, so it leaves the block out: as a Sphinx extension, this
 module makes myst-nb render every code cell's source without it. The notebook, and the source a
 reader opens in Jupyter, keep it.

@@ -2,7 +2,7 @@
 the download menu.
 
 Colab opens notebooks from GitHub, and cannot read a chapter's MyST Markdown: its entry points
-at the chapter's clean notebook (_ext/notebooks.py) on the repository's ``notebooks`` branch,
+at the chapter's clean notebook (tools/notebooks.py) on the repository's ``notebooks`` branch,
 which the publishing workflow (.github/workflows/book.yml) fills with _build/notebooks/. The PDF
 is the one ``make pdf`` prints and the workflow publishes beside the site, at its root.
 """

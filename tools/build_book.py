@@ -38,7 +38,8 @@ from jupyter_cache.executors import load_executor
 ROOT = Path(__file__).resolve().parent.parent
 # The reader myst-nb itself gives jupyter-cache, so that the build matches these executions.
 MYST_NOTEBOOK = {"type": "plugin", "name": "myst_nb_md"}
-CODE_CELL_FENCE = re.compile(r"^```\{code-cell\}", re.MULTILINE)
+# A code cell of a MyST page: its fence line, then its source up to the closing fence.
+CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 PROBLEM = re.compile(r"\b(WARNING|ERROR)\b|Error\b|Traceback")
 KERNEL_NOISE = "Kernel is running over TCP without encryption"  # every kernel says it
 
@@ -50,9 +51,15 @@ def toc_pages(root: Path = ROOT) -> list[str]:
     return [toc["root"], *chapters]
 
 
+def code_cells(text: str) -> list[tuple[int, str]]:
+    """Each code cell of a MyST page: the line number (from 1) of its fence, and its source
+    (with the cell's options, such as ``:tags:``, if it has any)."""
+    return [(text.count("\n", 0, m.start()) + 1, m.group(1)) for m in CODE_CELL.finditer(text)]
+
+
 def code_cell_lines(text: str) -> list[int]:
-    """The line numbers (from 1) of the code-cell fences of a MyST page: one per code cell."""
-    return [text.count("\n", 0, match.start()) + 1 for match in CODE_CELL_FENCE.finditer(text)]
+    """The line numbers of the code-cell fences of a MyST page: one per code cell."""
+    return [line for line, _ in code_cells(text)]
 
 
 def chapters() -> list[Path]:

@@ -70,6 +70,7 @@ def find_chromium() -> str | None:
 
 # Wait until a page is ready to read: every image decoded (lazy ones too), every formula
 # typeset, the fonts loaded. Bounded, so that a page that never settles fails instead of hanging.
+SETTLE_SECONDS = 15  # the longest a page may take to settle: then READY_JS gives "timeout"
 READY_JS = """async () => {
   const settle = (async () => {
     for (const img of document.images) img.loading = "eager";
@@ -83,6 +84,6 @@ READY_JS = """async () => {
     }
     await document.fonts.ready;
   })();
-  const timeout = new Promise((done) => setTimeout(() => done("timeout"), 15000));
+  const timeout = new Promise((done) => setTimeout(() => done("timeout"), SETTLE_MS));
   return await Promise.race([settle.then(() => "ready"), timeout]);
-}"""
+}""".replace("SETTLE_MS", str(SETTLE_SECONDS * 1000))

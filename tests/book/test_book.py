@@ -9,7 +9,7 @@ from bs4 import BeautifulSoup
 
 from _ext.declared_outputs import shown_source
 from conftest import ROOT
-from tools.build_book import toc_pages
+from tools.build_book import code_cells, toc_pages
 
 pytestmark = pytest.mark.xdist_group("site")
 
@@ -97,10 +97,9 @@ def test_no_chapter_retypes_library_code():
     """A chapter shows the library with literalinclude. Only an exercise's solution defines
     an operation of its own: the one the exercise asks the reader to write."""
     chapters = [ROOT / f"{page}.md" for page in toc_pages()]
-    cell = re.compile(r"```\{code-cell\}.*?```", re.DOTALL)
     retyped = re.compile(r"^\s*(class \w+\((ds\.|deepscratch\.)?Operation\)|def compute\()", re.M)
     for chapter in chapters:
-        for source in cell.findall(SOLUTION.sub("", chapter.read_text())):
+        for _, source in code_cells(SOLUTION.sub("", chapter.read_text())):
             assert not retyped.search(source), f"{chapter.name} re-types library code"
 
 
