@@ -30,7 +30,20 @@ from .session import topological_order
 FONT, SMALL = 14, 12
 # estimated width of a character per unit of font size: no font metrics here
 CHAR = 0.6
+# A one-line label's baseline lies this many font sizes below the middle of its
+# node, which centres the letters; a two-line label has its name's baseline
+# NAME_RISE above the middle, and its type's TYPE_DROP below it.
+BASELINE = 0.35
+NAME_RISE, TYPE_DROP = 2, 13
+# A node's height; the least gap between two nodes of a rank, and between an
+# edge and what lies next to it in its rank; the space around the drawing.
 HEIGHT, ROW_GAP, EDGE_GAP, MARGIN = 40, 22, 14, 24
+# A node is its text's width plus PADDING (half on each side), and no narrower
+# than MIN_WIDTH; an ellipse, narrower at its ends than a box, is widened by
+# ELLIPSE_STRETCH for its text to stay inside. CORNER rounds a box's corners.
+MIN_WIDTH, PADDING, ELLIPSE_STRETCH, CORNER = 48.0, 24, 1.25, 8
+# The width of outlines and edges.
+STROKE = 1.5
 # Between ranks, and between the points where an operation's inputs arrive,
 # when the ranks run left to right (False) or top to bottom (True).
 RANK_GAP, PORT = {False: 64, True: 40}, {False: 10, True: 20}
@@ -43,6 +56,18 @@ MAX_WIDTH = 700
 # copy feeds the consumers up to MAX_SPAN ranks after it, and so on): otherwise
 # one input of each of the N operations of a chain would cross N^2 / 2 ranks.
 MAX_SPAN = 8
+# The inputs' arrival points span a node's breadth less PORTS_INSET (half at
+# each end), so that no edge arrives at a node's very tip.
+PORTS_INSET = 14
+# How many times the ranks are swept each way, to order them and then to place
+# them: a few suffice for the book's graphs.
+SWEEPS = 4
+# A badge is BADGE high and at least as wide (a circle for one character), or
+# its text's width plus BADGE_PADDING; its text's baseline is BADGE_BASELINE
+# below its middle.
+BADGE, BADGE_PADDING, BADGE_BASELINE = 18.0, 8, 4
+# The default title names this many nodes at most.
+TITLE_NAMES = 12
 TEXT, EDGE = "#111827", "#4b5563"
 # (fill, stroke) of each kind of node; TEXT has a contrast ratio of 12 or more
 # on every fill.
@@ -131,7 +156,9 @@ def draw(
     content = "\n".join(body)
     names = [labels[node][0] for node in order]
     summary = (
-        ": " + ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+        ": "
+        + ", ".join(names[:TITLE_NAMES])
+        + (", ..." if len(names) > TITLE_NAMES else "")
         if names
         else ""
     )
@@ -228,8 +255,9 @@ class _Layout:
         for node, (name, kind) in labels.items():
             text = max(len(name) * FONT, len(kind or "") * SMALL) * CHAR
             # An ellipse's text is inset.
-            stretch = 1.25 if isinstance(node, Operation) else 1.0
-            self.size[node] = (max(48.0, text * stretch + 24), float(HEIGHT))
+            stretch = ELLIPSE_STRETCH if isinstance(node, Operation) else 1.0
+            width = max(MIN_WIDTH, text * stretch + PADDING)
+            self.size[node] = (width, float(HEIGHT))
         self.size.update({copy: self.size[copy.node] for copy in self.copies})
         # Sweeping ranks forwards (looking at the inputs) then backwards (the
         # consumers).
@@ -276,7 +304,7 @@ class _Layout:
         position = {
             item: i for layer in self.layers for i, item in enumerate(layer)
         }
-        for _ in range(4):
+        for _ in range(SWEEPS):
             for layer, neighbours in self.sweeps:
                 mean = {
                     it: _mean(
@@ -294,7 +322,7 @@ class _Layout:
         # stacks the ranks.
         across = {item: 0.0 for item in self.rank}
         first = [(layer, self.before) for layer in self.layers]
-        for sweeps in [first] + [self.sweeps] * 4:
+        for sweeps in [first] + [self.sweeps] * SWEEPS:
             for layer, neighbours in sweeps:
                 wanted = [
                     _mean([across[n] for n in neighbours[it]], across[it])
@@ -350,7 +378,8 @@ class _Layout:
             edges.sort(key=lambda e: self.across[self.edges[e][2][-2]])
             spacing = min(
                 PORT[self.vertical],
-                (self.extent(consumer)[1] - 14) / max(len(edges) - 1, 1),
+                (self.extent(consumer)[1] - PORTS_INSET)
+                / max(len(edges) - 1, 1),
             )
             for i, e in enumerate(edges):
                 self.ports[e] = (i - (len(edges) - 1) / 2) * spacing
@@ -418,7 +447,7 @@ def _edge(
         )
     return (
         f'<path class="edge" d="{d}" fill="none" stroke="{EDGE}"'
-        ' stroke-width="1.5" marker-end="url(#arrow)"/>'
+        f' stroke-width="{STROKE}" marker-end="url(#arrow)"/>'
     )
 
 
@@ -453,7 +482,7 @@ def _node(
             f'<rect x="{_n(x - w / 2)}" y="{_n(y - h / 2)}"'
             f' width="{_n(w)}" height="{_n(h)}"'
         )
-        shape += ' rx="8"'
+        shape += f' rx="{CORNER}"'
     title = node.name
     if copy:  # the same node: its name, its label and colours, dashed
         css, title, shape = (
@@ -463,26 +492,32 @@ def _node(
         )
     lines = [
         f'<g class="node {css}"><title>{escape(title)}</title>',
-        f'{shape} fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>',
+        f'{shape} fill="{fill}" stroke="{stroke}" stroke-width="{STROKE}"/>',
     ]
     if kind is None:
-        lines.append(_text(x, y + FONT * 0.35, FONT, name))
+        lines.append(_text(x, y + FONT * BASELINE, FONT, name))
     else:
         lines += [
-            _text(x, y - 2, FONT, name),
-            _text(x, y + 13, SMALL, kind, "#374151"),
+            _text(x, y - NAME_RISE, FONT, name),
+            _text(x, y + TYPE_DROP, SMALL, kind, "#374151"),
         ]
     if note is not None:
-        badge = max(18.0, len(str(note)) * SMALL * CHAR + 8)
+        badge = max(BADGE, len(str(note)) * SMALL * CHAR + BADGE_PADDING)
         # A pill on the top right corner.
         bx, by = x + w / 2 - badge / 2, y - h / 2
         lines.append(
-            f'<rect class="badge" x="{_n(bx - badge / 2)}" y="{_n(by - 9)}"'
-            f' width="{_n(badge)}" height="18" rx="9" fill="#1e3a8a"/>'
+            f'<rect class="badge" x="{_n(bx - badge / 2)}"'
+            f' y="{_n(by - BADGE / 2)}" width="{_n(badge)}"'
+            f' height="{_n(BADGE)}" rx="{_n(BADGE / 2)}" fill="#1e3a8a"/>'
         )
         lines.append(
             _text(
-                bx, by + 4, SMALL, str(note), "#ffffff", ' font-weight="bold"'
+                bx,
+                by + BADGE_BASELINE,
+                SMALL,
+                str(note),
+                "#ffffff",
+                ' font-weight="bold"',
             )
         )
     return [*lines, "</g>"]

@@ -13,6 +13,15 @@ def gradients(loss, feed=None):
     return ds.Session().run(ds.compute_gradients(loss), feed)
 
 
+@pytest.fixture
+def registry(monkeypatch):
+    """A copy of the gradient registry, for a test to register into: whatever it registers is
+    gone when it ends, failed or passed, and the other tests see the registry as it was."""
+    copy = dict(ds.gradients.gradient_registry)
+    monkeypatch.setattr(ds.gradients, "gradient_registry", copy)
+    return copy
+
+
 def test_paths_of_different_lengths():
     # x reaches the loss directly and through a chain of three operations. Breadth-first
     # from the loss visits x after its short path only and misses the long one.
@@ -123,19 +132,19 @@ def test_user_defined_operation_without_a_gradient_names_its_type():
     assert ds.Session().run(ds.reduce_sum(w)) == 3.0
 
 
-def test_register_gradient_by_class_or_unknown_name():
+def test_register_gradient_by_class_or_unknown_name(registry):
     @ds.RegisterGradient(cube)
     def _cube_gradient(op, grad, output, x):
         return 3 * x**2 * grad
 
+    assert registry[cube] is _cube_gradient
     w = ds.Variable([2.0])
     assert gradients(ds.reduce_sum(cube(w)))[w].tolist() == [12.0]
-    ds.gradients.gradient_registry.pop(cube)
     with pytest.raises(ValueError, match="no Operation subclass"):
         ds.RegisterGradient("no_such_op")
 
 
-def test_a_gradient_of_the_wrong_shape_is_reported():
+def test_a_gradient_of_the_wrong_shape_is_reported(registry):
     class flatten_wrong(ds.Operation):
         def __init__(self, x):
             super().__init__([x])
@@ -149,7 +158,7 @@ def test_a_gradient_of_the_wrong_shape_is_reported():
         gradients(ds.reduce_sum(flatten_wrong(w)))
 
 
-def test_a_notebook_cell_that_defines_an_operation_twice_registers_the_latest():
+def test_a_notebook_cell_that_defines_an_operation_twice_registers_the_latest(registry):
     defined = []
     for _ in range(2):  # the cell, run twice
 

@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.colors import to_rgb
+from matplotlib.contour import ContourSet
 
 import deepscratch as ds
 from deepscratch import plotting
@@ -39,7 +40,10 @@ def test_decision_boundary_runs_the_graph_once_for_the_whole_grid(monkeypatch):
         fig, ax = plt.subplots()
         plotting.plot_decision_boundary(session, p, X_in, X, c, ax=ax, resolution=50)
     assert len(runs) == 1
-    assert len(ax.collections) >= 3  # filled regions, boundary line, and the two scatters
+    # The filled regions, the boundary line, and the two classes' points: nothing more or less.
+    contours = [s.filled for s in ax.collections if isinstance(s, ContourSet)]
+    assert contours == [True, False]
+    assert [s.get_label() for s in ax.collections[2:]] == ["blue (class 0)", "red (class 1)"]
     plt.close(fig)
 
 
