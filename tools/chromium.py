@@ -70,7 +70,9 @@ def find_chromium() -> str | None:
 
 # Wait until a page is ready to read: every image decoded (lazy ones too), every formula
 # typeset, the fonts loaded. Bounded, so that a page that never settles fails instead of hanging.
-SETTLE_SECONDS = 15  # the longest a page may take to settle: then READY_JS gives "timeout"
+# The longest a page may take to be ready to read (READY_JS then gives "timeout"), or the site's
+# search to answer, before a test reports it instead of waiting on.
+SETTLE_SECONDS = 15
 READY_JS = """async () => {
   const settle = (async () => {
     for (const img of document.images) img.loading = "eager";

@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from browser import require_browser
 from bs4 import BeautifulSoup
-from site_checks import HTML, ROOT, require_browser
 
+from conftest import HTML, ROOT
 from tools.build_book import toc_pages
 from tools.build_pdf import PDF, squashed
 

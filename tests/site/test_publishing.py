@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 from bs4 import BeautifulSoup
-from site_checks import HTML, ROOT
 
 from _ext.header_links import NOTEBOOKS_BRANCH, PDF_NAME, colab_url
+from conftest import HTML, ROOT
 from tools.binder_env import missing_imports, requirement_lines
 from tools.build_book import chapters
 

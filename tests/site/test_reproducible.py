@@ -24,8 +24,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from site_checks import HTML, ROOT, html_pages
+from link_checker import html_pages
 
+from conftest import HTML, ROOT
 from tools.build_book import toc_pages
 
 pytestmark = pytest.mark.xdist_group("site")

@@ -1,0 +1,2 @@
+// The page's language, as its <html lang=...> declares it.
+() => document.documentElement.lang
