@@ -1,4 +1,5 @@
-"""The chapter collector (tests/book/chapter_cells.py) fails where it should: a raising cell, a wrong output."""
+"""The chapter collector (tests/book/chapter_cells.py) fails where it should: a raising cell, a
+wrong output."""
 
 import re
 
