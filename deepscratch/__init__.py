@@ -11,6 +11,7 @@ A TensorFlow-1-style computational graph engine in plain numpy::
 """
 
 from . import datasets, plotting, train
+from .convolution import conv2d, max_pool, reshape, transpose
 from .drawing import draw
 from .gradients import RegisterGradient, compute_gradients, unbroadcast
 from .graph import (
@@ -50,6 +51,7 @@ __all__ = [
     "add",
     "compute_gradients",
     "constant",
+    "conv2d",
     "datasets",
     "draw",
     "dropout",
@@ -57,6 +59,7 @@ __all__ = [
     "get_default_graph",
     "log",
     "matmul",
+    "max_pool",
     "multiply",
     "negative",
     "placeholder",
@@ -64,10 +67,12 @@ __all__ = [
     "reduce_mean",
     "reduce_sum",
     "relu",
+    "reshape",
     "sigmoid",
     "softmax",
     "softmax_cross_entropy",
     "tanh",
     "train",
+    "transpose",
     "unbroadcast",
 ]

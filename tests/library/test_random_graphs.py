@@ -334,6 +334,24 @@ class GraphBuilder:
         self.finish(output, f"dropout, training {'on' if training else 'off'}")
         return True
 
+    def reshape(self) -> bool:
+        x = self.pick(lambda shape: len(shape) >= 1)
+        if x is None:
+            return False
+        size = int(np.prod(self.shape(x)))
+        shapes = [(size,), (1, size), (size, 1), (-1,)]
+        shapes += [(a, size // a) for a in range(2, size) if size % a == 0]
+        shape = shapes[self.rng.integers(len(shapes))]
+        self.finish(ds.reshape(x, shape))
+        return True
+
+    def transpose(self) -> bool:
+        x = self.pick(lambda shape: len(shape) == 2)
+        if x is None:
+            return False
+        self.finish(ds.transpose(x, None if self.rng.random() < 0.5 else (1, 0)))
+        return True
+
     # -- the whole graph ----------------------------------------------------------------------
 
     STEPS = (
@@ -350,6 +368,8 @@ class GraphBuilder:
         "reduce_mean",
         "softmax_cross_entropy",
         "dropout",
+        "reshape",
+        "transpose",
     )
 
     def start(self) -> None:
@@ -548,14 +568,17 @@ def test_the_generator_covers_every_operation_and_pattern():
         with ds.Graph().as_default():
             for feature in graph_features(build_random_graph(seed)):
                 counts[feature] = counts.get(feature, 0) + 1
-    # every operation class the library exports (dropout is dropout_mask times x)
+    # every operation class the library exports (dropout is dropout_mask times x), but those on
+    # images (N, H, W, C), which these graphs of vectors and matrices do not make:
+    # test_convolution.py checks their gradients against finite differences, and the optimiser
+    # on a small convolutional network
     operations = {
         name
         for name in ds.__all__
         if isinstance(getattr(ds, name), type)
         and issubclass(getattr(ds, name), ds.Operation)
         and getattr(ds, name) is not ds.Operation
-    }
+    } - {"conv2d", "max_pool"}
     assert operations <= set(counts), f"operations no graph uses: {operations - set(counts)}"
     required = [
         "Variables of different shapes",
