@@ -373,7 +373,7 @@ def outputs(instruction: Instruction) -> tuple[int, ...]:
     return output if isinstance(output, tuple) else (output,)
 
 
-def python_lines(index: int, instruction: Instruction) -> list[str]:
+def python_line(index: int, instruction: Instruction) -> str:
     """``s5 = f1(s3, s4)``; for backpropagation, one slot for each share,
     ``s9, s10 = f6(s8, s5, s3, s4)``."""
     arguments = ", ".join(f"s{slot}" for slot in instruction.inputs)
@@ -383,7 +383,7 @@ def python_lines(index: int, instruction: Instruction) -> list[str]:
         output = f"[{names}]" if len(output) == 1 else names
     else:
         output = f"s{output}"
-    return [f"{output} = f{index}({arguments})"]
+    return f"{output} = f{index}({arguments})"
 
 
 def python_source(
@@ -392,7 +392,7 @@ def python_source(
     results: list[int],
     keep: set[int],
 ) -> tuple[str, list[int]]:
-    """The plan as a function, each instruction's lines followed by ``del``
+    """The plan as a function, each instruction's line followed by ``del``
     of the slots no later line reads, so that their memory is freed at once;
     and for each line of it, the instruction it belongs to."""
     last_reader = {}
@@ -401,7 +401,7 @@ def python_source(
             last_reader[slot] = index
     lines, owners = [f"def plan({', '.join(f's{s}' for s in leaves)}):"], [-1]
     for index, instruction in enumerate(instructions):
-        statements = python_lines(index, instruction)
+        statements = [python_line(index, instruction)]
         done = {s for s in instruction.inputs if last_reader[s] == index}
         if done - keep:
             statements.append(

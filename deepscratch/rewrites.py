@@ -176,8 +176,9 @@ def likelihood_parts(node: Node) -> tuple | None:
     kind, inputs = type(node), node.input_nodes
     if kind is softmax_cross_entropy:
         return *inputs, LogLikelihood(axis=-1, sign=-1)
-    if kind is reduce_sum and cross_entropy_parts(inputs[0]):
-        return *cross_entropy_parts(inputs[0]), LogLikelihood(node.axis)
+    parts = cross_entropy_parts(inputs[0]) if kind is reduce_sum else None
+    if parts is not None:
+        return *parts, LogLikelihood(node.axis)
     if kind not in (negative, reduce_sum, reduce_mean):
         return None
     inner = likelihood_parts(inputs[0])
@@ -236,8 +237,9 @@ class LogLikelihood:
         return shares
 
     def logits_share(self, G, c, shape: tuple[int, ...]) -> np.ndarray:
-        """``G * c - p * (row sum of G * c)``: ``log(softmax(a))``'s
-        gradient, given the gradient ``G`` of each ``log p``, times ``c``."""
+        """``G * c - p * (row sum of G * c)``: the share of the logits, given
+        ``G``, the gradient of the loss with respect to each term
+        ``c * log p``."""
         if np.ndim(G) == 0 and np.shape(c) == shape:  # one G for all rows
             share = self.p * row_sums(c)
             share -= c

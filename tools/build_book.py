@@ -147,12 +147,12 @@ def build(output_dir: Path = ROOT) -> Build:
         executed = execute_chapters(output_dir / "_build" / ".jupyter_cache")
         command = [Path(sys.executable).with_name("jupyter-book"), "build", ROOT, "-W", "-n"]
         command += ["--keep-going", "--path-output", output_dir]
-        returncode = subprocess.run([str(arg) for arg in command], cwd=ROOT, check=False)
-        if returncode.returncode == 0:
+        jupyter_book = subprocess.run([str(arg) for arg in command], cwd=ROOT, check=False)
+        if jupyter_book.returncode == 0:
             from tools.notebooks import write_notebooks  # it reads the pages just built
 
             write_notebooks(output_dir / "_build")
-    return Build(returncode.returncode, log.read_text(), executed)
+    return Build(jupyter_book.returncode, log.read_text(), executed)
 
 
 def main() -> int:
