@@ -20,9 +20,8 @@ from .graph import Operation
 
 
 class conv2d(Operation):
-    """Cross-correlation of the images ``X`` (N, H, W, C_in) with the kernel
-    ``K`` (kh, kw, C_in, C_out), which frameworks call convolution: every
-    window, after ``padding``, ``stride`` apart, times K, summed.
+    """Cross-correlation (frameworks say convolution) of images X (N, H, W,
+    C_in) with a kernel K (kh, kw, C_in, C_out): every window times K, summed.
 
     >>> from deepscratch import Session, constant
     >>> X = constant(np.arange(3.0).reshape(1, 1, 3, 1))
@@ -39,8 +38,7 @@ class conv2d(Operation):
         padding: int = 0,
         name: str | None = None,
     ) -> None:
-        self.stride = _setting("conv2d", name, "stride", stride, minimum=1)
-        self.padding = _setting("conv2d", name, "padding", padding, minimum=0)
+        self.stride, self.padding = _window_settings(name, stride, padding)
         super().__init__([X, K], name)
 
     def compute(self, X_value: np.ndarray, K_value: np.ndarray) -> np.ndarray:
@@ -66,6 +64,16 @@ def _conv2d_gradient(
             np.tensordot(grad, K, axes=(3, 3)), X.shape, op.stride, op.padding
         ),
         lambda: np.tensordot(windows, grad, axes=([0, 1, 2], [0, 1, 2])),
+    )
+
+
+def _window_settings(
+    name: str | None, stride: Any, padding: Any
+) -> tuple[int, int]:
+    """conv2d's stride and padding, checked before the node joins."""
+    return (
+        _setting("conv2d", name, "stride", stride, minimum=1),
+        _setting("conv2d", name, "padding", padding, minimum=0),
     )
 
 
