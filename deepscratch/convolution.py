@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .gradients import RegisterGradient
-from .graph import Operation
+from .graph import Operation, who
 
 
 class conv2d(Operation):
@@ -258,11 +258,11 @@ def _setting(
     graph, so that a bad setting leaves nothing behind."""
     if not isinstance(value, int | np.integer) or isinstance(value, bool):
         raise TypeError(
-            f"{_who(kind, name)}: {what} must be an integer, got {value!r}"
+            f"{who(kind, name)}: {what} must be an integer, got {value!r}"
         )
     if value < minimum:
         raise ValueError(
-            f"{_who(kind, name)}: {what} must be at least {minimum}, "
+            f"{who(kind, name)}: {what} must be at least {minimum}, "
             f"got {value!r}"
         )
     return int(value)
@@ -276,11 +276,6 @@ def _axes(kind: str, name: str | None, what: str, value: Any) -> tuple:
         for i in items
     ):
         raise TypeError(
-            f"{_who(kind, name)}: {what} must be integers, got {value!r}"
+            f"{who(kind, name)}: {what} must be integers, got {value!r}"
         )
     return tuple(int(i) for i in items)
-
-
-def _who(kind: str, name: str | None) -> str:
-    """The operation a setting is for, named as far as it has a name yet."""
-    return kind if name is None else f"{kind} {name!r}"

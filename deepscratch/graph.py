@@ -100,6 +100,12 @@ node_types: dict[str, type[Node]] = {}
 OPERATORS: dict[str, Callable[..., Operation]] = {}
 
 
+def who(kind: str, name: str | None) -> str:
+    """The operation a bad setting is for, named as far as it has a name
+    yet: its settings are checked before it joins its graph."""
+    return kind if name is None else f"{kind} {name!r}"
+
+
 class Node:
     """What operations, placeholders, variables and constants share."""
 
@@ -169,6 +175,12 @@ class Node:
 
     def __neg__(self) -> Operation:
         return OPERATORS["negative"](self)
+
+    def __getitem__(self, key: Any) -> Operation:
+        return OPERATORS["index"](self, key)
+
+    # Not a sequence: without this, ``for x in node`` would index forever.
+    __iter__ = None
 
 
 def _inputs_in(graph: Graph, kind: type, inputs: list[Any]) -> list[Node]:

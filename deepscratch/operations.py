@@ -170,6 +170,28 @@ def _log_gradient(
     return grad / x
 
 
+class exp(Operation):
+    """Element-wise exponential ``e**x``.
+
+    >>> from deepscratch import Session, constant
+    >>> Session().run(exp(constant([0.0, 1.0])))
+    array([1.        , 2.71828183])
+    """
+
+    def __init__(self, x: Any, *, name: str | None = None) -> None:
+        super().__init__([x], name)
+
+    def compute(self, x_value: np.ndarray) -> np.ndarray:
+        return np.exp(x_value)
+
+
+@RegisterGradient("exp")
+def _exp_gradient(
+    op: exp, grad: np.ndarray, output: np.ndarray, x: np.ndarray
+):
+    return grad * output  # e**x is its own derivative
+
+
 class multiply(Operation):
     """Element-wise product ``x * y`` (with broadcasting)."""
 
@@ -447,6 +469,43 @@ def dropout(
     array([[2., 2., 0., 2.]])
     """
     return multiply(x, dropout_mask(x, training, rate, seed))
+
+
+class random_normal(Operation):
+    """Standard normal numbers in the shape of ``like``, drawn afresh in
+    every run from the node's own seeded stream (as for
+    :class:`~deepscratch.dropout_mask`)."""
+
+    def __init__(
+        self, like: Any, seed: int | None = None, *, name: str | None = None
+    ) -> None:
+        super().__init__([like], name)
+        self.rng = _random_stream(self, seed)
+
+    def compute(self, like_value: np.ndarray) -> np.ndarray:
+        return self.rng.standard_normal(np.shape(like_value))
+
+
+@RegisterGradient("random_normal")
+def _random_normal_gradient(
+    op: random_normal, grad: np.ndarray, output: np.ndarray, like
+):
+    return np.zeros_like(like)  # the numbers do not depend on like's values
+
+
+def sample_normal(mean: Any, scale: Any, seed: int | None = None) -> add:
+    """A sample of the normal distributions with ``mean`` and standard
+    deviation ``scale`` (entry by entry, the shape of ``mean``), drawn as
+    ``mean + scale * e`` with standard normal noise ``e``: the noise is an
+    input of the graph like any other, so gradients reach ``mean`` and
+    ``scale`` (the reparameterisation trick).
+
+    >>> from deepscratch import Session, constant
+    >>> mean, scale = constant([0.0, 10.0]), constant([1.0, 0.0])
+    >>> Session().run(sample_normal(mean, scale, seed=0))
+    array([ 0.12573022, 10.        ])
+    """
+    return add(mean, multiply(scale, random_normal(mean, seed)))
 
 
 OPERATORS.update(add=add, multiply=multiply, matmul=matmul, negative=negative)

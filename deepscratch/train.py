@@ -28,10 +28,14 @@ class Optimizer:
     """What every optimizer shares; a subclass supplies only its ``update``
     rule."""
 
-    def minimize(self, loss: Node) -> Operation:
+    def minimize(
+        self, loss: Node, clip_norm: float | None = None
+    ) -> Operation:
         """An operation that takes one training step each time a session runs
-        it. A loss with several entries is minimised as their sum."""
-        return minimization(loss, self)
+        it. A loss with several entries is minimised as their sum. With
+        ``clip_norm``, the gradients are clipped first
+        (:func:`~deepscratch.train.clip_by_global_norm`)."""
+        return minimization(loss, self, clip_norm=clip_norm)
 
     def apply_gradients(
         self, grads: list[tuple[Variable, np.ndarray]]
@@ -161,11 +165,19 @@ class minimization(Operation):
     """
 
     def __init__(
-        self, loss: Node, optimizer: Optimizer, name: str | None = None
+        self,
+        loss: Node,
+        optimizer: Optimizer,
+        name: str | None = None,
+        *,
+        clip_norm: float | None = None,
     ) -> None:
         check_trainable(loss)
+        if clip_norm is not None:
+            clip_norm = _positive(clip_norm, "clip_norm")
         super().__init__([loss], name)
         self.loss, self.optimizer = loss, optimizer
+        self.clip_norm = clip_norm
         self.path = gradient_path(loss)
 
     def evaluate(self, values: dict[Node, Any]) -> Update:
@@ -183,7 +195,21 @@ def checked_update(
 ) -> Update:
     """The change a training step makes, once its gradients are checked."""
     check_gradients(step.loss, loss_value, grads)
+    if step.clip_norm is not None:
+        grads = clip_by_global_norm(grads, step.clip_norm)
     return Update(lambda: step.optimizer.apply_gradients(grads))
+
+
+def clip_by_global_norm(
+    grads: list[tuple[Variable, np.ndarray]], clip_norm: float
+) -> list[tuple[Variable, np.ndarray]]:
+    """The gradients, scaled down together if their global norm -- the
+    length of all their entries as one vector -- exceeds ``clip_norm``: the
+    step keeps its direction, but its length is capped."""
+    norm = math.sqrt(sum(np.vdot(grad, grad) for _, grad in grads))
+    if norm <= clip_norm:
+        return grads
+    return [(variable, grad * (clip_norm / norm)) for variable, grad in grads]
 
 
 class Update:

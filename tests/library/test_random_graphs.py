@@ -233,6 +233,9 @@ class GraphBuilder:
     def negative(self) -> bool:
         return self.unary(ds.negative)
 
+    def exp(self) -> bool:
+        return self.unary(ds.exp)  # of entries at most 3 in size: at most e**3
+
     def softmax(self) -> bool:
         x = self.pick(lambda shape: len(shape) >= 1)
         if x is None:
@@ -352,6 +355,40 @@ class GraphBuilder:
         self.finish(ds.transpose(x, None if self.rng.random() < 0.5 else (1, 0)))
         return True
 
+    def index(self) -> bool:
+        x = self.pick(lambda shape: len(shape) >= 1)
+        if x is None:
+            return False
+        size = self.shape(x)[-1]
+        forms = {
+            "an integer": -1 if self.rng.random() < 0.5 else 0,
+            "a slice with a step": slice(None, None, -2 if self.rng.random() < 0.5 else 2),
+            "positions, one repeated": (Ellipsis, [size - 1, 0, size - 1]),
+            "the last axis, by ...": (Ellipsis, slice(1, None)) if size > 1 else (Ellipsis, 0),
+            "a new axis": (None, Ellipsis) if len(self.shape(x)) == 1 else (slice(None), None, 0),
+        }
+        form = list(forms)[self.rng.integers(len(forms))]
+        self.finish(x[forms[form]], tag=f"index by {form}")
+        return True
+
+    def stack(self) -> bool:
+        x = self.pick(lambda shape: len(shape) <= 1)  # the other steps take up to two axes
+        if x is None:
+            return False
+        return self.join(ds.stack, lambda ndim: self.rng.integers(-ndim - 1, ndim + 1), x)
+
+    def concat(self) -> bool:
+        x = self.pick(lambda shape: len(shape) >= 1)
+        return x is not None and self.join(ds.concat, lambda ndim: self.rng.integers(ndim), x)
+
+    def join(self, kind: Callable, draw_axis: Callable, x: Node) -> bool:
+        """Two or three nodes of one shape, ``x`` among them (maybe twice), stacked or joined."""
+        others = [self.operand(self.shape(x)) for _ in range(self.rng.integers(1, 3))]
+        nodes = [x, *others]
+        self.rng.shuffle(nodes)
+        self.finish(kind(nodes, axis=int(draw_axis(len(self.shape(x))))))
+        return True
+
     # -- the whole graph ----------------------------------------------------------------------
 
     STEPS = (
@@ -370,6 +407,10 @@ class GraphBuilder:
         "dropout",
         "reshape",
         "transpose",
+        "exp",
+        "index",
+        "stack",
+        "concat",
     )
 
     def start(self) -> None:
@@ -571,14 +612,15 @@ def test_the_generator_covers_every_operation_and_pattern():
     # every operation class the library exports (dropout is dropout_mask times x), but those on
     # images (N, H, W, C), which these graphs of vectors and matrices do not make:
     # test_convolution.py checks their gradients against finite differences, and the optimiser
-    # on a small convolutional network
+    # on a small convolutional network; and random_normal, whose numbers test_sequences.py
+    # checks, with the gradient of a sample for the mean and the scale
     operations = {
         name
         for name in ds.__all__
         if isinstance(getattr(ds, name), type)
         and issubclass(getattr(ds, name), ds.Operation)
         and getattr(ds, name) is not ds.Operation
-    } - {"conv2d", "max_pool"}
+    } - {"conv2d", "max_pool", "random_normal"}
     assert operations <= set(counts), f"operations no graph uses: {operations - set(counts)}"
     required = [
         "Variables of different shapes",
@@ -596,6 +638,18 @@ def test_the_generator_covers_every_operation_and_pattern():
         "matmul of 1-D and 2-D",
         "matmul of 2-D and 1-D",
         "matmul of 2-D and 2-D",
+        *[
+            f"index by {form}"
+            for form in (
+                "an integer",
+                "a slice with a step",
+                "positions, one repeated",
+                "the last axis, by ...",
+                "a new axis",
+            )
+        ],
+        "stack reading one node twice",
+        "concat reading one node twice",
         *[
             f"{op}(axis={axis!r})"
             for op in ("reduce_sum", "reduce_mean")
