@@ -28,14 +28,10 @@ class Optimizer:
     """What every optimizer shares; a subclass supplies only its ``update``
     rule."""
 
-    def minimize(
-        self, loss: Node, clip_norm: float | None = None
-    ) -> Operation:
+    def minimize(self, loss: Node, clip_norm: float | None = None) -> Any:
         """An operation that takes one training step each time a session runs
-        it. A loss with several entries is minimised as their sum. With
-        ``clip_norm``, the gradients are clipped first
-        (:func:`~deepscratch.train.clip_by_global_norm`)."""
-        return minimization(loss, self, clip_norm=clip_norm)
+        it (:class:`~deepscratch.train.minimization`)."""
+        return minimization(loss, self, clip_norm=_clip_norm(clip_norm))
 
     def apply_gradients(
         self, grads: list[tuple[Variable, np.ndarray]]
@@ -157,27 +153,18 @@ def _fraction(value: Any, name: str) -> float:
 
 
 class minimization(Operation):
-    """One training step: the gradients of this run's loss, which the
-    optimizer applies to the Variables once the run is over.
-
-    Its input is the loss, so a session computes the forward pass of the run it
-    is fetched in -- once, even when the loss is fetched too.
+    """One training step: the gradients of this run's loss (the sum of its
+    entries), clipped by :func:`~deepscratch.train.clip_by_global_norm` if
+    ``clip_norm`` is given, which the optimizer applies to the Variables once
+    the run is over. Its input is the loss, so a session computes the forward
+    pass of the run it is fetched in -- once, even when the loss is fetched.
     """
 
-    def __init__(
-        self,
-        loss: Node,
-        optimizer: Optimizer,
-        name: str | None = None,
-        *,
-        clip_norm: float | None = None,
-    ) -> None:
+    def __init__(self, loss: Node, optimizer: Optimizer, **settings: Any):
         check_trainable(loss)
-        if clip_norm is not None:
-            clip_norm = _positive(clip_norm, "clip_norm")
-        super().__init__([loss], name)
+        super().__init__([loss], settings.get("name"))
         self.loss, self.optimizer = loss, optimizer
-        self.clip_norm = clip_norm
+        self.clip_norm: float | None = settings.get("clip_norm")
         self.path = gradient_path(loss)
 
     def evaluate(self, values: dict[Node, Any]) -> Update:
@@ -198,6 +185,10 @@ def checked_update(
     if step.clip_norm is not None:
         grads = clip_by_global_norm(grads, step.clip_norm)
     return Update(lambda: step.optimizer.apply_gradients(grads))
+
+
+def _clip_norm(clip_norm: Any) -> float | None:
+    return None if clip_norm is None else _positive(clip_norm, "clip_norm")
 
 
 def clip_by_global_norm(
