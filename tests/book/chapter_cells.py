@@ -31,7 +31,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from _ext.declared_outputs import declared_output
-from tools.build_book import chapter_timeout, code_cell_lines, toc_pages
+from tools.build_book import chapter_timeout, code_cell_lines, one_thread_per_kernel, toc_pages
 
 NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -88,6 +88,7 @@ class ChapterRun:
 
     def execute(self, cell: nbformat.NotebookNode) -> None:
         if not self.started:
+            one_thread_per_kernel()
             self.client.km = self.client.create_kernel_manager()
             self.client.start_new_kernel(cwd=str(self.path.parent))
             self.client.start_new_kernel_client()
