@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .gradients import RegisterGradient
-from .graph import Operation, who
+from .graph import Operation, is_integer, who
 
 
 class conv2d(Operation):
@@ -256,7 +256,7 @@ def _setting(
     """``value``, if it is an integer of at least ``minimum``; an error
     that names the operation otherwise. Checked before the node joins its
     graph, so that a bad setting leaves nothing behind."""
-    if not isinstance(value, int | np.integer) or isinstance(value, bool):
+    if not is_integer(value):
         raise TypeError(
             f"{who(kind, name)}: {what} must be an integer, got {value!r}"
         )
@@ -271,10 +271,7 @@ def _setting(
 def _axes(kind: str, name: str | None, what: str, value: Any) -> tuple:
     """``value`` (an integer or a sequence of them) as a tuple of ints."""
     items = value if isinstance(value, tuple | list) else (value,)
-    if not all(
-        isinstance(i, int | np.integer) and not isinstance(i, bool)
-        for i in items
-    ):
+    if not all(is_integer(i) for i in items):
         raise TypeError(
             f"{who(kind, name)}: {what} must be integers, got {value!r}"
         )

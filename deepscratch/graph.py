@@ -106,6 +106,11 @@ def who(kind: str, name: str | None) -> str:
     return kind if name is None else f"{kind} {name!r}"
 
 
+def is_integer(value: Any) -> bool:
+    """Is ``value`` an integer (a Python or numpy one, but not a bool)?"""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
 class Node:
     """What operations, placeholders, variables and constants share."""
 

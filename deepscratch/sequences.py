@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .gradients import RegisterGradient
-from .graph import OPERATORS, Operation, who
+from .graph import OPERATORS, Operation, is_integer, who
 
 
 class index(Operation):
@@ -128,16 +128,12 @@ def _is_basic(item: Any) -> bool:
     """An integer, ``...``, ``None``, or a slice of integers and Nones."""
     if isinstance(item, slice):
         parts = (item.start, item.stop, item.step)
-        return all(part is None or _is_integer(part) for part in parts)
-    return item is Ellipsis or item is None or _is_integer(item)
-
-
-def _is_integer(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+        return all(part is None or is_integer(part) for part in parts)
+    return item is Ellipsis or item is None or is_integer(item)
 
 
 def _checked_axis(kind: str, name: str | None, axis: Any) -> int:
-    if not _is_integer(axis):
+    if not is_integer(axis):
         raise TypeError(
             f"{who(kind, name)}: axis must be an integer, got {axis!r}"
         )
