@@ -103,6 +103,9 @@ class Site:
     def link(self, page: str, anchor: str = "") -> str:
         return f"{self.url}{page}.html" + (f"#{anchor}" if anchor else "")
 
+    def exercise(self, label: str) -> tuple[str, str]:
+        return self.exercises[anchor_id(label)]
+
     @classmethod
     def read(cls, html: Path, pages: list[str], url: str = SITE_URL) -> Site:
         """The index of the site built in ``html``, over its ``pages`` (paths without .html)."""
@@ -138,6 +141,13 @@ class Site:
                 labels[_text(entry.find(class_="label")).strip("[]")] = site.link(page, entry["id"])
         site.citations = _citations(labels)
         return site
+
+
+def anchor_id(label: str) -> str:
+    """The id the site gives a label: as docutils makes it, "eq-Conv" becomes "eq-conv"."""
+    from docutils.nodes import make_id
+
+    return make_id(label)
 
 
 def _text(element, numbered: bool = False) -> str:
@@ -207,11 +217,12 @@ class Page:
                 page = target.lstrip("/")
             return self.link(site.titles[page] if text == target else text, page)
         if name in ("ref", "numref"):
-            page, title = site.sections[target]
-            return self.link(title if text == target else text, page, target)
+            anchor = anchor_id(target)
+            page, title = site.sections.get(anchor) or site.exercise(target)
+            return self.link(title if text == target else text, page, anchor)
         if name == "eq":
-            page, number = site.equations[target]
-            return self.link(number, page, f"equation-{target}")
+            page, number = site.equations[anchor_id(target)]
+            return self.link(number, page, f"equation-{anchor_id(target)}")
         if name == "math":
             return f"${content}$"
         if name.startswith("py:"):
@@ -290,7 +301,7 @@ def convert_markdown(text: str, page: Page, source: Path) -> list[str | OwnCell]
                 raise ValueError(f"{page.name}: display maths closed by {lines[end]!r}")
             indent, label = closing.groups()
             flush()
-            number = page.site.equations[label][1].strip("()") if label else ""
+            number = page.site.equations[anchor_id(label)][1].strip("()") if label else ""
             tag = [rf"{indent}\tag{{{number}}}"] if label else []
             out.append("\n".join([*lines[i:end], *tag, f"{indent}$$"]))
             i = end + 1
@@ -342,17 +353,17 @@ def _directive(name, argument, options, body, page, source) -> list[str | OwnCel
         quoted = "\n".join(f"> {row}".rstrip() for row in inner.split("\n"))
         return [f"> **{page.inline(argument)}**\n>\n{quoted}"]
     if name == "exercise":
-        caption = site.exercises[options["label"]][1]
+        caption = site.exercise(options["label"])[1]
         heading = f"{'#' * min(page.level + 1, 6)} {caption}"
         return [heading, *convert_markdown(body, page, source)]
     if name == "solution-start":
         # Its cells follow, up to solution-end: a heading over them, folded in JupyterLab.
-        heading = f"{'#' * min(page.level + 2, 6)} Solution to {site.exercises[argument][1]}"
+        heading = f"{'#' * min(page.level + 2, 6)} Solution to {site.exercise(argument)[1]}"
         return [OwnCell(heading, {"jp-MarkdownHeadingCollapsed": True})]
     if name == "solution-end":
         return []
     if name == "solution":
-        summary = f"<summary>Solution to {site.exercises[argument][1]}</summary>"
+        summary = f"<summary>Solution to {site.exercise(argument)[1]}</summary>"
         inner = _joined(convert_markdown(body, page, source))
         return [f"<details>\n{summary}\n\n{inner}\n\n</details>"]
     if name == "bibliography":

@@ -85,7 +85,10 @@ def convert(myst: str) -> str:
         ("{doc}`chapter 2\n<02_perceptrons>`", f"[chapter 2]({URL}book/02_perceptrons.html)"),
         ("{ref}`ch05-chain`", f"[The chain rule along a chain]({CHAPTER}#ch05-chain)"),
         ("{ref}`the chain <ch05-chain>`", f"[the chain]({CHAPTER}#ch05-chain)"),
+        ("{ref}`ex-05-a`", f"[Exercise 5.1 (★ A task)]({CHAPTER}#ex-05-a)"),
+        ("{numref}`Ex-05-A`", f"[Exercise 5.1 (★ A task)]({CHAPTER}#ex-05-a)"),
         ("by {eq}`eq-chain`,", f"by [(5.1)]({CHAPTER}#equation-eq-chain),"),
+        ("by {eq}`Eq-Chain`,", f"by [(5.1)]({CHAPTER}#equation-eq-chain),"),
         ("{math}`x^2`", "$x^2$"),
         ("{py:class}`~deepscratch.add`", f"[`add`]({API}#deepscratch.add)"),
         (
@@ -102,6 +105,7 @@ def convert(myst: str) -> str:
         ("{cite:t}`he2015` show", f"He *et al.* [[2015]({URL}book/references.html#id7)] show"),
         ("(ch05-chain)=\n## The chain rule", "## The chain rule"),
         ("$$\nx = 1\n$$ (eq-chain)", "$$\nx = 1\n\\tag{5.1}\n$$"),
+        ("$$\nx = 1\n$$ (Eq-Chain)", "$$\nx = 1\n\\tag{5.1}\n$$"),
         (
             "3. Step:\n\n   $$\n   x\n   $$ (eq-chain)",
             "3. Step:\n\n   $$\n   x\n   \\tag{5.1}\n   $$",
