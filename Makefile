@@ -34,7 +34,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 
 test: lint _build/.inputs
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder
 
 # Builds the launch button's environment afresh from binder/ and runs every chapter in it.
 binder-check: $(INSTALLED)

@@ -4,8 +4,11 @@ The tests are in three folders, each runnable alone: ``library/`` (deepscratch i
 ``book/`` (the chapters, their notebooks and the build) and ``site/`` (the built pages in a
 browser, their links, the PDF, reproducibility)."""
 
+import fcntl
+import json
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +22,8 @@ matplotlib.use("Agg")
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
+BUILD_COMMAND = [sys.executable, "-m", "tools.build_book"]
+RUN = uuid.uuid4().hex
 
 
 @pytest.fixture
@@ -29,17 +34,29 @@ def fresh_graph() -> Iterator[ds.Graph]:
 
 
 @pytest.fixture(scope="session")
-def built_book() -> subprocess.CompletedProcess:
+def built_book(pytestconfig: pytest.Config) -> subprocess.CompletedProcess:
     """Build the site into _build/ exactly as `make book` does (unchanged chapters come from
-    the execution cache); the whole log is in _build/build.log. Tests that use it run in one
-    xdist group, so it builds once."""
-    return subprocess.run(
-        [sys.executable, "-m", "tools.build_book"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
+    the execution cache); the whole log is in _build/build.log. The book builds once per test
+    run: a second worker that needs it waits for the first's build and reads its result."""
+    # Workers of one run share xdist's id of the run; a run without xdist makes its own.
+    run = getattr(pytestconfig, "workerinput", {}).get("testrunuid", RUN)
+    result = ROOT / "_build" / f".test-build-{run}.json"
+    result.parent.mkdir(exist_ok=True)
+    with (ROOT / "_build" / ".test-build.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not result.exists():
+            for earlier in result.parent.glob(".test-build-*.json"):
+                earlier.unlink()
+            build = subprocess.run(
+                BUILD_COMMAND,
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                check=False,
+            )
+            result.write_text(json.dumps({"returncode": build.returncode, "stdout": build.stdout}))
+    built = json.loads(result.read_text())
+    return subprocess.CompletedProcess(BUILD_COMMAND, built["returncode"], built["stdout"], "")
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +65,24 @@ def built_site(built_book: subprocess.CompletedProcess) -> Path:
     build's output."""
     assert built_book.returncode == 0, f"the book did not build:\n{built_book.stdout[-5000:]}"
     return HTML
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The order the workers take the tests in (``make test`` keeps it: --no-loadscope-reorder).
+    The book's build and its own tests come first; while one worker builds, the other runs what
+    needs no build. Then the three longest runs that need it, longest first (the site in the
+    browser, the printed book, a second clean build), then the rest that need it, and last the
+    chapters' cells, which by then can check the build's run of them instead of running again."""
+    longest = ["tests/site/test_site.py", "tests/site/test_pdf.py", "tests/site/test_reproducible"]
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        if item.nodeid.startswith("tests/book/test_book.py"):
+            return (0, 0)
+        if "built_book" not in getattr(item, "fixturenames", ()):
+            return (4, 0) if item.nodeid.startswith("book/") else (1, 0)
+        for place, prefix in enumerate(longest):
+            if item.nodeid.startswith(prefix):
+                return (2, place)
+        return (3, 0)
+
+    items.sort(key=rank)

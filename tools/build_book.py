@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import logging
 import os
 import re
@@ -125,6 +126,21 @@ def output_to(log: Path) -> Iterator[None]:
                 os.close(descriptor)
 
 
+@contextlib.contextmanager
+def build_lock(build_dir: Path, exclusive: bool) -> Iterator[bool]:
+    """Held while a build writes ``build_dir`` (exclusive: a second build waits for the first)
+    and while its execution cache is read (shared); yields whether a reader may read, which it
+    may not while a build is under way: it does not wait for half a build, nor read one."""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with (build_dir / ".lock").open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+        else:
+            yield True
+
+
 def execute_chapters(cache_path: Path) -> dict[str, float]:
     """Run every chapter the cache at ``cache_path`` lacks, in parallel, and cache the results;
     the seconds each of them took, by its path from the repository's root."""
@@ -149,9 +165,9 @@ def build(output_dir: Path = ROOT) -> Build:
     output_dir = Path(output_dir).resolve()
     log = output_dir / "_build" / "build.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text("")
     one_thread_per_kernel()
-    with output_to(log):
+    with build_lock(log.parent, exclusive=True), output_to(log):
+        log.write_text("")
         executed = execute_chapters(output_dir / "_build" / ".jupyter_cache")
         command = [Path(sys.executable).with_name("jupyter-book"), "build", ROOT, "-W", "-n"]
         command += ["--keep-going", "--path-output", output_dir]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import datetime
 import json
 import posixpath
 import re
@@ -37,7 +38,7 @@ import nbformat
 import yaml
 
 from _ext.declared_outputs import shown_source
-from tools.build_book import ROOT, chapters, toc_pages
+from tools.build_book import ROOT, build_lock, chapters, toc_pages
 
 BUILD = ROOT / "_build"
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -382,6 +383,39 @@ def _joined(parts: list[str | OwnCell]) -> str:
     return "\n\n".join(part for part in parts if part.strip())
 
 
+def _myst_notebook(source: Path) -> dict:
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    return read_myst_markdown_notebook(source.read_text(), path=str(source))
+
+
+def fresh_build_outputs(
+    source: Path, build: Path = BUILD, library: Path = ROOT / "deepscratch"
+) -> list[list] | None:
+    """The outputs of each code cell of the chapter at ``source`` as the build ran it, if the
+    build's execution cache holds a run of its current code made after the ``library`` last
+    changed and no build is under way; otherwise None."""
+    cache_path = build / ".jupyter_cache"
+    if not cache_path.is_dir():
+        return None
+    from jupyter_cache import get_cache
+
+    notebook = _myst_notebook(source)
+    library_changed = max(path.stat().st_mtime for path in library.glob("*.py"))
+    with build_lock(build, exclusive=False) as readable:
+        if not readable:
+            return None
+        cache = get_cache(str(cache_path))
+        try:
+            record = cache.match_cache_notebook(notebook)
+        except KeyError:
+            return None
+        if record.created.replace(tzinfo=datetime.timezone.utc).timestamp() < library_changed:
+            return None
+        executed = cache.merge_match_into_notebook(notebook)[1]
+    return [cell.outputs for cell in executed.cells if cell.cell_type == "code"]
+
+
 def executed_notebook(page: str, build: Path = BUILD) -> dict | None:
     """The executed notebook the build rendered ``page`` from, or None if there is none.
 
@@ -392,10 +426,7 @@ def executed_notebook(page: str, build: Path = BUILD) -> dict | None:
     if source.exists():
         notebook = json.loads(source.read_text())
     else:
-        from myst_nb.core.read import read_myst_markdown_notebook
-
-        source = ROOT / f"{page}.md"
-        notebook = read_myst_markdown_notebook(source.read_text(), path=str(source))
+        notebook = _myst_notebook(ROOT / f"{page}.md")
     if not any(cell["cell_type"] == "code" for cell in notebook["cells"]):
         return notebook
     cache = build / ".jupyter_cache"

@@ -11,7 +11,7 @@ from _ext.declared_outputs import shown_source
 from conftest import ROOT
 from tools.build_book import code_cells, toc_pages
 
-pytestmark = pytest.mark.xdist_group("site")
+pytestmark = pytest.mark.xdist_group("build")
 
 
 def test_the_book_builds_without_warnings(built_book):

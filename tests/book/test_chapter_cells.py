@@ -76,3 +76,78 @@ def test_a_figure_that_fails_to_display_fails_its_cell(run_chapter):
     output = result.stdout.str()
     assert f"ch.md:{line}: the cell raised an error" in output
     assert "an error while displaying its result" in output
+
+
+TWO_CELLS = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+# Two cells
+
+```{code-cell} ipython3
+x = 1 + 1
+print(x)
+# expect:
+# 2
+```
+
+```{code-cell} ipython3
+print(3 * x)
+# expect:
+# 6
+```
+"""
+
+
+@pytest.mark.parametrize("library_changed_since", [False, True])
+def test_the_builds_run_is_checked_unless_the_library_changed_since(
+    pytester, tmp_path, library_changed_since
+):
+    """A build's cache that says the second cell printed 7 fails that cell, where a kernel
+    would print 6; once the library is newer than the build's run, the kernel runs instead."""
+    import os
+    import time
+
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    from tools.notebooks import _myst_notebook
+
+    chapter = pytester.makefile(".md", ch=TWO_CELLS)
+    pytester.makefile(".yml", _toc="format: jb-book\nroot: ch\n")
+    notebook = _myst_notebook(chapter)
+    for cell, printed in zip(notebook.cells[1:], ["2\n", "7\n"], strict=True):
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed)]
+    build = tmp_path / "_build"
+    get_cache(str(build / ".jupyter_cache")).cache_notebook_bundle(
+        CacheBundleIn(notebook, str(chapter)), check_validity=False
+    )
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "module.py").write_text("")
+    stamp = time.time() + (3600 if library_changed_since else -3600)
+    os.utime(library / "module.py", (stamp, stamp))
+
+    folders = f"{ROOT} {ROOT / 'tests' / 'book'}"
+    pytester.makeini(f"[pytest]\npythonpath = {folders}\n")
+    pytester.makeconftest(
+        'pytest_plugins = ["chapter_cells"]\n'
+        "def pytest_configure():\n"
+        "    import functools, chapter_cells, tools.notebooks\n"
+        "    from pathlib import Path\n"
+        "    chapter_cells.fresh_build_outputs = functools.partial(\n"
+        f"        tools.notebooks.fresh_build_outputs, build=Path({str(build)!r}),\n"
+        f"        library=Path({str(library)!r}))\n"
+    )
+    outcomes = pytester.runpytest_subprocess("-p", "no:cacheprovider", "ch.md").parseoutcomes()
+    if library_changed_since:
+        assert outcomes == {"passed": 2}
+    else:
+        assert outcomes == {"passed": 1, "failed": 1}

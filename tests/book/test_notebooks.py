@@ -282,7 +282,7 @@ def test_notebook_problems_are_found():
 
 # --- every notebook of the built book ---------------------------------------------------------
 
-site_group = pytest.mark.xdist_group("site")
+notebooks_group = pytest.mark.xdist_group("notebooks")
 
 
 @pytest.fixture(scope="module")
@@ -313,7 +313,7 @@ def test_the_pages_with_code_cells_have_notebooks():
     assert len(PAGES) >= 13 and "book/differences" in PAGES
 
 
-@site_group
+@notebooks_group
 @pytest.mark.parametrize("page", PAGES)
 def test_the_notebook_is_valid_and_the_same_in_both_places(built, page):
     assert (BUILD / "notebooks" / f"{page}.ipynb").read_text() == built[page]
@@ -323,7 +323,7 @@ def test_the_notebook_is_valid_and_the_same_in_both_places(built, page):
     assert notebook.metadata.language_info.name == "python"
 
 
-@site_group
+@notebooks_group
 @pytest.mark.parametrize("page", PAGES)
 def test_the_notebook_has_no_myst_and_no_machinery_and_sets_up_first(built, page):
     notebook = nbformat.reads(built[page], as_version=4)
@@ -331,7 +331,7 @@ def test_the_notebook_has_no_myst_and_no_machinery_and_sets_up_first(built, page
     assert f"]({SITE_URL}{page}.html)" in notebook.cells[1].source  # the page it comes from
 
 
-@site_group
+@notebooks_group
 @pytest.mark.parametrize("page", PAGES)
 def test_the_notebook_has_the_executed_outputs(built, page):
     """The figures, and an output wherever the page has one."""
@@ -346,7 +346,7 @@ def test_the_notebook_has_the_executed_outputs(built, page):
     assert images(cells) > 0 or page == "book/differences"
 
 
-@site_group
+@notebooks_group
 @pytest.mark.parametrize("page", PAGES)
 def test_every_glued_number_is_in_the_text(built, page):
     values = glued(executed_notebook(page))
@@ -360,7 +360,7 @@ def test_every_glued_number_is_in_the_text(built, page):
         assert re.search(rf"(?<![\d.]){re.escape(value)}(?!\d)", text), f"{name}:{spec} {value}"
 
 
-@site_group
+@notebooks_group
 @pytest.mark.parametrize("page", PAGES)
 def test_the_listings_are_the_sites(built, page):
     """Every code block of the text (listings of the library, code in exercises) reads as on
@@ -374,7 +374,7 @@ def test_the_listings_are_the_sites(built, page):
     assert blocks == shown
 
 
-@site_group
+@notebooks_group
 @pytest.mark.parametrize("page", PAGES)
 def test_the_citations_read_as_on_the_site(site, page):
     converting = Page(page, site)
@@ -386,7 +386,7 @@ def test_the_citations_read_as_on_the_site(site, page):
     assert ours == [span.get_text() for span in soup.select("main span.bibtex-citation")]
 
 
-@site_group
+@notebooks_group
 @pytest.mark.parametrize("page", PAGES)
 def test_every_link_to_the_site_leads_to_a_page_and_an_anchor_of_it(built, page):
     markdown = "\n".join(cell.source for cell in nbformat.reads(built[page], as_version=4).cells)
@@ -404,7 +404,7 @@ def ids(page: Path) -> set[str]:
     return {element["id"] for element in soup.find_all(id=True)}
 
 
-@site_group
+@notebooks_group
 @pytest.mark.parametrize("page", PAGES)
 def test_equations_and_exercises_are_numbered_as_on_the_site(built, page):
     markdown = "\n".join(cell.source for cell in nbformat.reads(built[page], as_version=4).cells)
@@ -416,7 +416,7 @@ def test_equations_and_exercises_are_numbered_as_on_the_site(built, page):
     assert [" ".join(caption.split()) for caption in captions] == exercises
 
 
-@site_group
+@notebooks_group
 def test_the_same_chapter_gives_the_same_file(built, site):
     for page in PAGES:
         assert nbformat.writes(clean_notebook(page, site)).rstrip("\n") + "\n" == built[page]
@@ -427,7 +427,7 @@ def test_the_same_chapter_gives_the_same_file(built, site):
 FRESH_CHAPTER = "book/06_multilayer_perceptrons"
 
 
-@site_group
+@notebooks_group
 def test_a_chapter_runs_in_a_fresh_environment_with_only_this_repository(built, tmp_path):
     """A new venv, ``pip install`` of a copy of this repository (numpy and matplotlib come from
     PyPI), then the chapter's notebook as a script (its one magic, ``%config``, a comment):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from link_checker import check_links, write_external_report
 
-pytestmark = pytest.mark.xdist_group("site")
+pytestmark = pytest.mark.xdist_group("links")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 import yaml
 from bs4 import BeautifulSoup
 
@@ -77,7 +76,6 @@ def _menu(page: Path, label: str) -> dict[str, str]:
     return {} if menu is None else {a.get_text(strip=True): a["href"] for a in menu.select("a")}
 
 
-@pytest.mark.xdist_group("site")
 def test_every_chapter_launches_on_binder_and_colab_and_offers_the_pdf(built_book):
     repository = CONFIG["repository"]["url"]
     owner_and_name = repository.removeprefix("https://github.com/")

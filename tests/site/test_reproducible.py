@@ -29,7 +29,7 @@ from link_checker import html_pages
 from conftest import HTML, ROOT
 from tools.build_book import toc_pages
 
-pytestmark = pytest.mark.xdist_group("site")
+pytestmark = pytest.mark.xdist_group("clean-build")
 
 STAMPS = [
     # Sphinx appends ?v=<checksum> to an asset's URL only when the asset is already in the output

@@ -5,9 +5,10 @@ Playwright (one browser, one context for the whole session). Each page is loaded
 below then check what that visit saw: no console error or failed request, no request to another
 host, every formula typeset, every image loaded and described, every code cell's output shown,
 previous/next links to the neighbouring chapters, no serious accessibility violation (axe-core),
-figures legible and code and pages that fit their width, on a desktop and a phone. A full-page
-screenshot of every page at both widths goes to _build/screenshots/, and
-_build/screenshots/report.txt lists each page's time and every axe finding, for review.
+figures legible and code and pages that fit their width, on a desktop and a phone.
+_build/screenshots/report.txt lists each page's time and every axe finding, for review; with
+``SCREENSHOTS`` set (``SCREENSHOTS=1 make test``), a full-page screenshot of every page at both
+widths goes there too (they take a third of the browser's time, so only when asked for).
 
 The last tests feed the same checks small, deliberately broken pages, to show each one fails.
 
@@ -17,6 +18,7 @@ Without Chromium (or Playwright) the tests skip, saying why; under CI (``CI`` se
 from __future__ import annotations
 
 import importlib.util
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,9 +52,10 @@ from tools.build_book import toc_pages
 from tools.chromium import serve
 from tools.notebooks import executed_notebook
 
-pytestmark = pytest.mark.xdist_group("site")
+pytestmark = pytest.mark.xdist_group("browser")
 PAGES = toc_pages()
 SCREENSHOTS = HTML.parent / "screenshots"
+TAKE_SCREENSHOTS = bool(os.environ.get("SCREENSHOTS"))
 
 
 def no_problems(problems: list[str]) -> None:
@@ -130,9 +133,9 @@ class Site:
             result.figures += figure_problems(figure_measures(tab), width)
             if width == "desktop":
                 result.code = code_problems(tab)
-            path = SCREENSHOTS / f"{stem}-{width}.jpg"
-            result.page_widths[width] = self.tab.screenshot(path, viewport)
-        result.seconds = {"load": load, "checks": checks, "axe": axe, "screenshots": lap()}
+            path = SCREENSHOTS / f"{stem}-{width}.jpg" if TAKE_SCREENSHOTS else None
+            result.page_widths[width] = self.tab.page_width(viewport, path)
+        result.seconds = {"load": load, "checks": checks, "axe": axe, "widths": lap()}
         return result
 
     def _output_problems(self, page: str) -> list[str]:
@@ -142,7 +145,7 @@ class Site:
         return output_problems(self.tab.page, expected_outputs(notebook))
 
     def write_report(self, path: Path) -> None:
-        phases = ("load", "checks", "axe", "screenshots")
+        phases = ("load", "checks", "axe", "widths")
         total = {phase: sum(r.seconds[phase] for r in self.results.values()) for phase in phases}
         lines = [
             f"Browser checks of {len(self.results)} pages: "
@@ -480,12 +483,14 @@ def test_code_that_scrolls_sideways_fails(broken_site):
 
 
 def test_a_page_wider_than_the_screen_fails(broken_site, tmp_path):
-    """The width the sideways-scrolling tests compare with the screen's: the page's own, as the
-    screenshot measures it."""
+    """The width the sideways-scrolling tests compare with the screen's: the page's own, the
+    same with a screenshot or without."""
     for name, wide in (("good.html", False), ("wide.html", True)):
         broken_site(name)
         for viewport in (DESKTOP, PHONE):
-            width = broken_site.tab.screenshot(tmp_path / f"{name}.jpg", viewport)
+            width = broken_site.tab.page_width(viewport)
+            shot = tmp_path / f"{name}-{viewport['width']}.jpg"
+            assert broken_site.tab.page_width(viewport, shot) == width and shot.stat().st_size
             assert (width > viewport["width"]) == wide, (name, viewport, width)
 
 
