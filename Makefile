@@ -33,8 +33,10 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Three workers on two cores: the builds' one-threaded stages and the browser's waits would
+# leave a core idle with two. The order the tests run in is in tests/conftest.py.
 test: lint _build/.inputs
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder
+	$(BIN)/python -m pytest -n 3 --dist loadgroup --no-loadscope-reorder
 
 # Builds the launch button's environment afresh from binder/ and runs every chapter in it.
 binder-check: $(INSTALLED)

@@ -69,20 +69,22 @@ def built_site(built_book: subprocess.CompletedProcess) -> Path:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The order the workers take the tests in (``make test`` keeps it: --no-loadscope-reorder).
-    The book's build and its own tests come first; while one worker builds, the other runs what
-    needs no build. Then the three longest runs that need it, longest first (the site in the
-    browser, the printed book, a second clean build), then the rest that need it, and last the
-    chapters' cells, which by then can check the build's run of them instead of running again."""
-    longest = ["tests/site/test_site.py", "tests/site/test_pdf.py", "tests/site/test_reproducible"]
+    First the second, clean build of the reproducibility test, which needs nothing else; then
+    the book's build and its own tests. While they build, the
+    third worker runs what needs no build. Then the two longest runs that need it, the site in
+    the browser and the printed book, then the rest that need it, and last the chapters'
+    cells, which by then can check the build's run of them instead of running again."""
 
-    def rank(item: pytest.Item) -> tuple[int, int]:
-        if item.nodeid.startswith("tests/book/test_book.py"):
-            return (0, 0)
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::")[0]
+        if path == "tests/site/test_reproducible.py":
+            return 0
+        if path == "tests/book/test_book.py":
+            return 1
+        if path.startswith("book/"):
+            return 6
         if "built_book" not in getattr(item, "fixturenames", ()):
-            return (4, 0) if item.nodeid.startswith("book/") else (1, 0)
-        for place, prefix in enumerate(longest):
-            if item.nodeid.startswith(prefix):
-                return (2, place)
-        return (3, 0)
+            return 2
+        return {"tests/site/test_site.py": 3, "tests/site/test_pdf.py": 4}.get(path, 5)
 
     items.sort(key=rank)

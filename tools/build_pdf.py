@@ -4,8 +4,10 @@ The book is built as one HTML page (Sphinx's ``singlehtml`` builder, from the ex
 that ``make book`` fills), served on a loopback port and opened in the Chromium the browser
 tests use, with every other host unreachable. The page is prepared for paper -- a cover, no
 navigation, solutions and hidden code unfolded, code wrapped at the margin, each chapter on a
-new page -- and printed with page numbers in the footer. It is printed twice: the first print
-tells on which page each chapter starts, for the printed contents to say. Chromium's own
+new page -- and printed with page numbers in the footer. The print tells on which page each
+chapter starts, for the printed contents to say: the contents' pages are then printed again,
+with their numbers, and put in place of the first print's (a print of the whole book takes
+half a minute). Chromium's own
 bookmarks lose the space where a heading wraps and repeat some headings twice, so the outline
 is rebuilt from the page's headings: the preface, then each part of _toc.yml with its chapters
 and their sections.
@@ -55,7 +57,8 @@ section > :last-child, div.solution:last-child { margin-bottom: 0 !important; }
 #contents .part { font-weight: bold; margin: 0.9em 0 0.3em; }
 #contents .entry { display: flex; margin: 0.25em 0 0.25em 1.2em; }
 #contents .entry a { color: inherit; text-decoration: none; }
-#contents .page { margin-left: auto; padding-left: 1em; }
+#contents .page { margin-left: auto; padding-left: 1em; min-width: 3ch; text-align: right;
+  font-variant-numeric: tabular-nums; }
 #cover { height: 24cm; display: flex; flex-direction: column; justify-content: center;
   text-align: center; break-after: page; }
 #cover .title { font-size: 2.6em; font-weight: bold; margin-bottom: 0.6em; }
@@ -213,7 +216,7 @@ def print_pdf(path: Path = PDF) -> list[str]:
     from playwright.sync_api import sync_playwright
 
     problems: list[str] = []
-    draft = path.with_suffix(".draft.pdf")
+    reprint = path.with_suffix(".contents.pdf")
     with serve(SINGLE) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": PRINT_WIDTH, "height": 1000})
@@ -247,18 +250,21 @@ def print_pdf(path: Path = PDF) -> list[str]:
         headings = [Heading(**heading) for heading in page.evaluate(HEADINGS_JS)]
 
         path.parent.mkdir(parents=True, exist_ok=True)
-        _print(page, draft)
-        problems += locate(draft, headings)
+        _print(page, path)
+        problems += locate(path, headings)
         if problems:
             return problems
-        starts = _chapter_starts(headings)
-        page.evaluate(PAGES_JS, starts)
-        _print(page, path)
+        # Only the contents change once their page numbers are known: those pages, and the
+        # one the preface starts on (the contents may end on it), are printed again.
+        pages = range(
+            next(h.page for h in headings if h.contents),
+            next(h.page for h in headings if not h.contents) + 1,
+        )
+        page.evaluate(PAGES_JS, _chapter_starts(headings))
+        _print(page, reprint, page_ranges=f"{pages.start + 1}-{pages.stop}")
         browser.close()
-    draft.unlink()
-    problems += locate(path, headings)
-    if _chapter_starts(headings) != starts:
-        problems.append("the page numbers in the contents moved the chapters")
+    problems += replace_pages(path, reprint, pages)
+    reprint.unlink()
     return problems + write_outline(path, headings)
 
 
@@ -271,9 +277,10 @@ def _chapter_starts(headings: list[Heading]) -> dict[str, int]:
     return starts
 
 
-def _print(page, path: Path) -> None:
+def _print(page, path: Path, page_ranges: str = "") -> None:
     page.pdf(
         path=str(path),
+        page_ranges=page_ranges,
         format="A4",
         margin={"top": "18mm", "bottom": "20mm", "left": "16mm", "right": "16mm"},
         print_background=True,
@@ -286,6 +293,28 @@ def _print(page, path: Path) -> None:
             '<span class="pageNumber"></span> / <span class="totalPages"></span></div>'
         ),
     )
+
+
+def replace_pages(path: Path, reprint: Path, pages: range) -> list[str]:
+    """Put the pages of ``reprint`` in place of ``pages`` of the PDF at ``path``: their text
+    and drawing, that is, while each page keeps its links and its place in the outline. The
+    pages must be the same but for their digits, and are: each page number has a box of its
+    own width, so the numbers move nothing."""
+    import pikepdf
+
+    book, new = _reader(path), _reader(reprint)
+    if len(new.pages) != len(pages):
+        return [f"the contents were printed again on {len(new.pages)} pages, not {len(pages)}"]
+    for number, page in zip(pages, new.pages, strict=True):
+        before, after = book.pages[number].extract_text(), page.extract_text()
+        if re.sub(r"\d", "", before) != re.sub(r"\d", "", after):
+            return [f"page {number + 1} changed more than its page numbers when printed again"]
+    with pikepdf.open(path, allow_overwriting_input=True) as book, pikepdf.open(reprint) as new:
+        for number, page in zip(pages, new.pages, strict=True):
+            for key in ("/Contents", "/Resources"):
+                book.pages[number].obj[key] = book.copy_foreign(new.make_indirect(page.obj[key]))
+        book.save(path)
+    return []
 
 
 def squashed(text: str) -> str:

@@ -76,6 +76,8 @@ def pdf_problems(
         problems.append(f"{len(reader.pages)} pages, fewer than {min_pages}")
     children: dict[str, list[str]] = {}
 
+    starts: dict[str, int] = {}  # the page each bookmark leads to, counted from 1
+
     def walk(outline, parent: str | None) -> None:
         last = None  # a list in pypdf's outline holds the children of the item before it
         for item in outline:
@@ -84,6 +86,7 @@ def pdf_problems(
             else:
                 last = item.title
                 children.setdefault(last, [])
+                starts.setdefault(last, reader.get_destination_page_number(item) + 1)
                 if parent is not None:
                     children[parent].append(last)
 
@@ -95,6 +98,10 @@ def pdf_problems(
             problems.append(f"page {number} is blank")
     text = "\n".join(texts)
     flat_text = squashed(text)
+    listed: dict[str, int] = {}  # the contents' lines: a title, then the page it starts on
+    for line in text.splitlines():
+        if entry := re.fullmatch(r"(.+?) (\d+)", line.strip()):
+            listed.setdefault(entry[1], int(entry[2]))
     for title, sections in expected.items():
         if title not in children:
             problems.append(f"no bookmark for {title!r}")
@@ -105,6 +112,13 @@ def pdf_problems(
         ]
         if title != "Preface" and squashed(title) not in flat_text:
             problems.append(f"the title {title!r} is not in the text")
+        if title not in listed:
+            problems.append(f"the contents do not list {title!r}")
+        elif title in starts and listed[title] != starts[title]:
+            problems.append(
+                f"the contents give page {listed[title]} for {title!r}, "
+                f"which starts on page {starts[title]}"
+            )
     problems += [f"a figure printed as its repr: {repr_}" for repr_ in REPRS.findall(text)]
     as_code = Counter(code_tex)
     for tex in RAW_TEX.findall(text):
@@ -132,13 +146,16 @@ def test_the_printed_book(built_site):
 
 def test_the_checks_find_each_planted_fault(tmp_path):
     """A one-page PDF with a figure's repr and raw TeX in it, one bookmark and one chapter
-    missing; one of the two ``$$`` is code."""
+    missing, and a contents line with the wrong page; one of the two ``$$`` is code."""
     import matplotlib.pyplot as plt
     from pypdf import PdfWriter
 
     figure = plt.figure()
     figure.text(
-        0.1, 0.5, "1. Alpha $$\\frac{1}{2}$$\n<Figure size 640x480 with 1 Axes>", parse_math=False
+        0.1,
+        0.5,
+        "1. Alpha 2\n1. Alpha $$\\frac{1}{2}$$\n<Figure size 640x480 with 1 Axes>",
+        parse_math=False,
     )
     with plt.rc_context({"pdf.fonttype": 42}):
         figure.savefig(tmp_path / "plain.pdf")
@@ -157,8 +174,10 @@ def test_the_checks_find_each_planted_fault(tmp_path):
         "2 pages, fewer than 100",
         "page 2 is blank",
         "no bookmark for the section '1.1. One' of '1. Alpha'",
+        "the contents give page 2 for '1. Alpha', which starts on page 1",
         "no bookmark for '2. Beta'",
         "the title '2. Beta' is not in the text",
+        "the contents do not list '2. Beta'",
         "a figure printed as its repr: <Figure size 640x480 with 1 Axes>",
         "TeX not typeset: \\frac",
         "TeX not typeset: $$",
