@@ -70,10 +70,10 @@ def built_site(built_book: subprocess.CompletedProcess) -> Path:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The order the workers take the tests in (``make test`` keeps it: --no-loadscope-reorder).
     First the second, clean build of the reproducibility test, which needs nothing else; then
-    the book's build and its own tests. While they build, the
-    third worker runs what needs no build. Then the two longest runs that need it, the site in
-    the browser and the printed book, then the rest that need it, and last the chapters'
-    cells, which by then can check the build's run of them instead of running again."""
+    the book's build and its own tests. While they build, the third worker runs what needs no
+    build. Then the two longest runs that need it, the site in the browser and the printed
+    book, then the rest that need it, and last the chapters' cells, which by then can check
+    the build's run of them instead of running again."""
 
     def rank(item: pytest.Item) -> int:
         path = item.nodeid.split("::")[0]
