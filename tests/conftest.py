@@ -82,13 +82,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if path == "tests/book/test_book.py":
             return 1
         if path.startswith("book/"):
-            return 7
+            return 6
         if "built_book" not in getattr(item, "fixturenames", ()):
             return 2
-        # The notebooks' checks (half a minute) go last of all that: xdist hands the worker of
-        # a one-test unit, the printed book, the next unit at once, and that worker is often
-        # the last to be free.
-        longest = {"tests/site/test_site.py": 3, "tests/site/test_pdf.py": 4}
-        return longest.get(path, 6 if path == "tests/book/test_notebooks.py" else 5)
+        return {"tests/site/test_site.py": 3, "tests/site/test_pdf.py": 4}.get(path, 5)
 
     items.sort(key=rank)
