@@ -7,10 +7,9 @@ navigation, solutions and hidden code unfolded, code wrapped at the margin, each
 new page -- and printed with page numbers in the footer. The print tells on which page each
 chapter starts, for the printed contents to say: the contents' pages are then printed again,
 with their numbers, and put in place of the first print's (a print of the whole book takes
-half a minute). Chromium's own
-bookmarks lose the space where a heading wraps and repeat some headings twice, so the outline
-is rebuilt from the page's headings: the preface, then each part of _toc.yml with its chapters
-and their sections.
+half a minute). Chromium's own bookmarks lose the space where a heading wraps and repeat some
+headings twice, so the outline is rebuilt from the page's headings: the preface, then each
+part of _toc.yml with its chapters and their sections.
 
 Usage: ``python tools/build_pdf.py`` writes ``_build/pdf/deep-learning-from-scratch.pdf``.
 """
@@ -302,11 +301,11 @@ def replace_pages(path: Path, reprint: Path, pages: range) -> list[str]:
     own width, so the numbers move nothing."""
     import pikepdf
 
-    book, new = _reader(path), _reader(reprint)
-    if len(new.pages) != len(pages):
-        return [f"the contents were printed again on {len(new.pages)} pages, not {len(pages)}"]
-    for number, page in zip(pages, new.pages, strict=True):
-        before, after = book.pages[number].extract_text(), page.extract_text()
+    first, second = _reader(path), _reader(reprint)
+    if len(second.pages) != len(pages):
+        return [f"the contents were printed again on {len(second.pages)} pages, not {len(pages)}"]
+    for number, page in zip(pages, second.pages, strict=True):
+        before, after = first.pages[number].extract_text(), page.extract_text()
         if re.sub(r"\d", "", before) != re.sub(r"\d", "", after):
             return [f"page {number + 1} changed more than its page numbers when printed again"]
     with pikepdf.open(path, allow_overwriting_input=True) as book, pikepdf.open(reprint) as new:
