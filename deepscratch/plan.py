@@ -319,6 +319,9 @@ class Plan:
         for i, instruction in enumerate(self.instructions):
             namespace[f"f{i}"] = instruction.compute
         exec(compile(self.source, "<plan>", "exec"), namespace)
+        if padding := own_chunk_padding(namespace["plan"].__code__):
+            self.source += padding
+            exec(compile(self.source, "<plan>", "exec"), namespace)
         self.function = namespace["plan"]
 
     def run(self, fed: dict[Node, Any]) -> dict[Node, Any]:
@@ -353,6 +356,30 @@ class Plan:
         slots = frame.f_globals | frame.f_locals
         inputs = [slots[f"s{i}"] for i in instruction.inputs]
         return shape_error(instruction.node, inputs, error)
+
+
+#: CPython keeps the local variables of the running functions on a stack of
+#: 16 KB chunks, and frees a chunk as soon as the call at its base returns. A
+#: plan whose frame nearly fills what is left of a chunk makes each of its
+#: calls straddle the boundary, allocating and freeing a chunk every time: in
+#: a Jupyter kernel, whose stack is deeper than a script's, that made chapter
+#: 17's GRU train at half speed. (python/cpython#142183; fixed in 3.13 and
+#: 3.14 in 2026, not in 3.11 or 3.12.)
+CHUNK_SLOTS = 16 * 1024 // 8
+#: Frames at least this large (in slots) start a chunk of their own.
+LARGE_FRAME = 512
+
+
+def own_chunk_padding(code: Any) -> str:
+    """For a plan function with a large frame, a line that is never run but
+    declares enough unused locals to make the frame larger than a chunk: it
+    then always starts a fresh chunk, sized with room for all its calls.
+    (One chunk per run costs a large plan nothing it would notice.)"""
+    slots = code.co_nlocals + code.co_stacksize
+    if slots < LARGE_FRAME:
+        return ""
+    names = [f"unused{i}" for i in range(max(0, CHUNK_SLOTS - slots) + 1)]
+    return f"    if False:\n        {' = '.join(names)} = None\n"
 
 
 def used(

@@ -227,3 +227,29 @@ def test_with_a_graph_that_is_already_the_default_keeps_it_the_default():
         assert ds.get_default_graph() is graph
     finally:
         outer.as_default()
+
+
+def chain_of_adds(length: int) -> tuple[ds.Operation, ds.Session]:
+    x = ds.placeholder(name="x")
+    y = x
+    for _ in range(length):
+        y = ds.add(y, x)
+    session = ds.Session()
+    assert session.run(y, {x: 1.0}) == length + 1
+    return y, session
+
+
+def test_a_large_plan_starts_a_stack_chunk_of_its_own(fresh_graph):
+    """A plan's locals are one frame of Python's stack, which CPython keeps in
+    16 KB chunks: a large plan is made too large for any chunk's remainder, so
+    that its calls never straddle a chunk boundary (each would allocate and
+    free a chunk); a small plan keeps its plain source."""
+    from deepscratch.plan import CHUNK_SLOTS
+
+    big, session = chain_of_adds(600)
+    code = session.plans[(big,)].function.__code__
+    assert code.co_nlocals + code.co_stacksize > CHUNK_SLOTS
+    small, session = chain_of_adds(3)
+    plan = session.plans[(small,)]
+    assert "if False" not in plan.source
+    assert plan.function.__code__.co_nlocals < 10
