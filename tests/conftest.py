@@ -83,8 +83,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             return 1
         if path.startswith("book/"):
             return 6
+        if path == "tests/site/test_pdf.py":
+            return 4  # its test without the build too: it goes after the print, in its group
         if "built_book" not in getattr(item, "fixturenames", ()):
             return 2
-        return {"tests/site/test_site.py": 3, "tests/site/test_pdf.py": 4}.get(path, 5)
+        return 3 if path == "tests/site/test_site.py" else 5
 
     items.sort(key=rank)

@@ -5,11 +5,12 @@ that ``make book`` fills), served on a loopback port and opened in the Chromium 
 tests use, with every other host unreachable. The page is prepared for paper -- a cover, no
 navigation, solutions and hidden code unfolded, code wrapped at the margin, each chapter on a
 new page -- and printed with page numbers in the footer. The print tells on which page each
-chapter starts, for the printed contents to say: the contents' pages are then printed again,
-with their numbers, and put in place of the first print's (a print of the whole book takes
-half a minute). Chromium's own bookmarks lose the space where a heading wraps and repeat some
-headings twice, so the outline is rebuilt from the page's headings: the preface, then each
-part of _toc.yml with its chapters and their sections.
+chapter starts, for the printed contents to say: the cover and the contents are then printed
+again alone, with their numbers, and the contents' pages put in place of the first print's (a
+print of the whole book takes most of a minute, the cover and contents a second). Chromium's
+own bookmarks lose the space where a heading wraps and repeat some headings twice, so the
+outline is rebuilt from the page's headings: the preface, then each part of _toc.yml with its
+chapters and their sections.
 
 Usage: ``python tools/build_pdf.py`` writes ``_build/pdf/deep-learning-from-scratch.pdf``.
 """
@@ -113,6 +114,14 @@ CONTENTS_JS = r"""() => {
 PAGES_JS = r"""(pages) => {
   for (const page of document.querySelectorAll("#contents .page"))
     page.textContent = pages[page.dataset.document];
+}"""
+
+# Everything after the cover and the contents out of the layout, for the second print.
+ONLY_CONTENTS_JS = r"""() => {
+  for (let kept = document.querySelector("#jb-print-docs-body"); kept !== document.body;
+       kept = kept.parentElement)
+    for (let next = kept.nextElementSibling; next; next = next.nextElementSibling)
+      next.style.display = "none";
 }"""
 
 COVER_JS = """(lines) => {
@@ -253,14 +262,16 @@ def print_pdf(path: Path = PDF) -> list[str]:
         problems += locate(path, headings)
         if problems:
             return problems
-        # Only the contents change once their page numbers are known: those pages, and the
-        # one the preface starts on (the contents may end on it), are printed again.
+        # Only the contents change once their page numbers are known: the pages from theirs to
+        # the preface's, which starts a page of its own. Printed again without the rest of
+        # the book, they say how many pages it has in their footers.
         pages = range(
             next(h.page for h in headings if h.contents),
-            next(h.page for h in headings if not h.contents) + 1,
+            next(h.page for h in headings if not h.contents),
         )
         page.evaluate(PAGES_JS, _chapter_starts(headings))
-        _print(page, reprint, page_ranges=f"{pages.start + 1}-{pages.stop}")
+        page.evaluate(ONLY_CONTENTS_JS)
+        _print(page, reprint, total_pages=len(_reader(path).pages))
         browser.close()
     problems += replace_pages(path, reprint, pages)
     reprint.unlink()
@@ -276,10 +287,12 @@ def _chapter_starts(headings: list[Heading]) -> dict[str, int]:
     return starts
 
 
-def _print(page, path: Path, page_ranges: str = "") -> None:
+def _print(page, path: Path, total_pages: int | None = None) -> None:
+    """Print the page to ``path``, each page numbered in its footer, out of the number of pages
+    the print has, or out of ``total_pages`` if given."""
+    total = '<span class="totalPages"></span>' if total_pages is None else str(total_pages)
     page.pdf(
         path=str(path),
-        page_ranges=page_ranges,
         format="A4",
         margin={"top": "18mm", "bottom": "20mm", "left": "16mm", "right": "16mm"},
         print_background=True,
@@ -289,29 +302,31 @@ def _print(page, path: Path, page_ranges: str = "") -> None:
         header_template="<span></span>",
         footer_template=(
             '<div style="font-size: 9px; width: 100%; text-align: center;">'
-            '<span class="pageNumber"></span> / <span class="totalPages"></span></div>'
+            f'<span class="pageNumber"></span> / {total}</div>'
         ),
     )
 
 
 def replace_pages(path: Path, reprint: Path, pages: range) -> list[str]:
-    """Put the pages of ``reprint`` in place of ``pages`` of the PDF at ``path``: their text
-    and drawing, that is, while each page keeps its links and its place in the outline. The
-    pages must be the same but for their digits, and are: each page number has a box of its
-    own width, so the numbers move nothing."""
+    """Put ``pages`` of ``reprint``, a print of the same document's beginning, in place of the
+    same pages of the PDF at ``path``: their text and drawing, that is, while each page keeps
+    its links and its place in the outline. ``reprint`` must end with them, and they must be
+    the same but for their digits, and are: each page number has a box of its own width, so
+    the numbers move nothing."""
     import pikepdf
 
     first, second = _reader(path), _reader(reprint)
-    if len(second.pages) != len(pages):
-        return [f"the contents were printed again on {len(second.pages)} pages, not {len(pages)}"]
-    for number, page in zip(pages, second.pages, strict=True):
-        before, after = first.pages[number].extract_text(), page.extract_text()
+    if len(second.pages) != pages.stop:
+        return [f"the contents were printed again on {len(second.pages)} pages, not {pages.stop}"]
+    for number in pages:
+        before, after = first.pages[number].extract_text(), second.pages[number].extract_text()
         if re.sub(r"\d", "", before) != re.sub(r"\d", "", after):
             return [f"page {number + 1} changed more than its page numbers when printed again"]
     with pikepdf.open(path, allow_overwriting_input=True) as book, pikepdf.open(reprint) as new:
-        for number, page in zip(pages, new.pages, strict=True):
+        for number in pages:
             for key in ("/Contents", "/Resources"):
-                book.pages[number].obj[key] = book.copy_foreign(new.make_indirect(page.obj[key]))
+                contents = new.make_indirect(new.pages[number].obj[key])
+                book.pages[number].obj[key] = book.copy_foreign(contents)
         book.save(path)
     return []
 

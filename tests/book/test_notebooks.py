@@ -427,7 +427,8 @@ def test_the_same_chapter_gives_the_same_file(built, site):
 FRESH_CHAPTER = "book/06_multilayer_perceptrons"
 
 
-@notebooks_group
+# Not in the notebooks' group: it needs none of the group's fixtures, and on its own it can run on
+# whichever worker is free while the group runs on another.
 def test_a_chapter_runs_in_a_fresh_environment_with_only_this_repository(built, tmp_path):
     """A new venv, ``pip install`` of a copy of this repository (numpy and matplotlib come from
     PyPI), then the chapter's notebook as a script (its one magic, ``%config``, a comment):

@@ -4,7 +4,11 @@ chapter and for each of its sections, every chapter's title in its text, no form
 TeX (a plot's TeX label in a code listing is code, not a formula), and not one figure replaced
 by the repr of the object that should have drawn it. The printing itself reports any request to
 another host and anything cut off at the margin. The last test plants each fault in a small
-PDF."""
+PDF.
+
+The three tests are one group, the print first: xdist hands a worker its next tests as soon as it
+has two or fewer left, and a print with nothing behind it in its group would take some other
+group with it, to wait the whole print for a worker that may already be free."""
 
 from __future__ import annotations
 
@@ -14,8 +18,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import lxml.html
+import pytest
 from browser import require_browser
-from bs4 import BeautifulSoup
 
 from conftest import HTML, ROOT
 from tools.build_book import toc_pages
@@ -24,28 +29,31 @@ from tools.build_pdf import PDF, SINGLE, squashed
 REPRS = re.compile(r"<(?:GraphDrawing|Figure size)[^>]*>")
 FOOTER = re.compile(r"\d+\s*/\s*\d+\s*$")  # the page number, "12 / 338"
 RAW_TEX = re.compile(r"\$\$|\\(?:frac|sum|mathbf|begin|partial)\b")
+HEADERLINK = ".//*[contains(concat(' ', normalize-space(@class), ' '), ' headerlink ')]"
+
+pytestmark = pytest.mark.xdist_group("pdf")
 
 
 def _heading(element) -> str:
-    for link in element.select(".headerlink"):
-        link.decompose()
-    return " ".join(element.get_text(" ").split())
+    for link in element.xpath(HEADERLINK):
+        link.drop_tree()
+    return " ".join(" ".join(element.itertext()).split())
 
 
 def expected_outline(folder: Path = HTML) -> dict[str, list[str]]:
     """Each page's title (the book's first page is the Preface) and its sections' titles."""
     outline = {}
     for number, page in enumerate(toc_pages()):
-        article = BeautifulSoup((folder / f"{page}.html").read_text(), "html.parser").article
-        title = "Preface" if number == 0 else _heading(article.find("h1"))
-        outline[title] = [_heading(h2) for h2 in article.select("section > h2")]
+        article = lxml.html.parse(folder / f"{page}.html").find(".//article")
+        title = "Preface" if number == 0 else _heading(article.find(".//h1"))
+        outline[title] = [_heading(h2) for h2 in article.xpath(".//section/h2")]
     return outline
 
 
 def tex_in_code(page: Path = SINGLE / "index.html") -> Counter[str]:
     """The TeX the printed book's code listings hold, such as a matplotlib label's."""
-    listings = BeautifulSoup(page.read_text(), "html.parser").select("pre")
-    return Counter(tex for pre in listings for tex in RAW_TEX.findall(pre.get_text()))
+    listings = lxml.html.parse(page).iter("pre")
+    return Counter(tex for pre in listings for tex in RAW_TEX.findall(pre.text_content()))
 
 
 def page_texts(path: Path) -> list[str]:
@@ -129,16 +137,25 @@ def pdf_problems(
     return problems
 
 
-def test_the_printed_book(built_site):
+@pytest.fixture(scope="module")
+def printing(built_site) -> subprocess.CompletedProcess:
     require_browser()
-    printing = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "tools.build_pdf"],
         capture_output=True,
         text=True,
         cwd=ROOT,
         check=False,
     )
+
+
+def test_make_pdf_prints_the_book(printing):
     assert printing.returncode == 0, (printing.stdout + printing.stderr)[-3000:]
+
+
+def test_the_printed_book(printing):
+    if printing.returncode != 0:
+        pytest.fail("the book did not print (see test_make_pdf_prints_the_book)")
     expected = expected_outline()
     assert len(expected) == len(toc_pages())
     assert pdf_problems(PDF, expected, code_tex=tex_in_code()) == []
