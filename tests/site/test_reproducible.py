@@ -99,7 +99,10 @@ def site_differences(site: Path, clean: Path) -> list[str]:
     return differences
 
 
-@pytest.fixture(scope="module")
+# Session-scoped, like built_site, and named before it by the test: pytest sets up the
+# fixtures of a wider scope first, so a module-scoped clean build would start only once the
+# first build had ended, and not run beside it.
+@pytest.fixture(scope="session")
 def clean_build(tmp_path_factory):
     """The second build, made while the first is made and tested: it needs nothing from it."""
     out = tmp_path_factory.mktemp("clean-build")
