@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection
+from types import CodeType
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -370,7 +371,7 @@ CHUNK_SLOTS = 16 * 1024 // 8
 LARGE_FRAME = 512
 
 
-def own_chunk_padding(code: Any) -> str:
+def own_chunk_padding(code: CodeType) -> str:
     """For a plan function with a large frame, a line that is never run but
     declares enough unused locals to make the frame larger than a chunk: it
     then always starts a fresh chunk, sized with room for all its calls.

@@ -317,7 +317,8 @@ def replace_pages(path: Path, reprint: Path, pages: range) -> list[str]:
 
     first, second = _reader(path), _reader(reprint)
     if len(second.pages) != pages.stop:
-        return [f"the contents were printed again on {len(second.pages)} pages, not {pages.stop}"]
+        printed = f"{len(second.pages)} pages, not {pages.stop}"
+        return [f"the cover and contents were printed again on {printed}"]
     for number in pages:
         before, after = first.pages[number].extract_text(), second.pages[number].extract_text()
         if re.sub(r"\d", "", before) != re.sub(r"\d", "", after):
