@@ -2,7 +2,7 @@
 
 Jupyter Book executes a book's notebooks one after another as it reads them, which leaves a core
 idle for most of a cold build on a two-core computer. So first every chapter that the execution
-cache lacks runs in jupyter-cache's parallel executor (a process per core, each chapter in its own
+cache lacks runs in jupyter-cache's execution workers (a process per core, each chapter in its own
 kernel, started in the chapter's folder, exactly as the build would run it), and the build then
 finds every chapter in the cache. A chapter that fails here is simply not cached: the build runs it
 again and reports the error with its traceback, as it always has. After a successful build, the
@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import fcntl
 import logging
+import multiprocessing
 import os
 import re
 import subprocess
@@ -35,6 +36,7 @@ from pathlib import Path
 import yaml
 from jupyter_cache import get_cache
 from jupyter_cache.executors import load_executor
+from jupyter_cache.executors.basic import ExecutionWorkerLocalMProc, ProcessData
 
 ROOT = Path(__file__).resolve().parent.parent
 # The reader myst-nb itself gives jupyter-cache, so that the build matches these executions.
@@ -145,14 +147,24 @@ def execute_chapters(cache_path: Path) -> dict[str, float]:
     """Run every chapter the cache at ``cache_path`` lacks, in parallel, and cache the results;
     the seconds each of them took, by its path from the repository's root."""
     cache = get_cache(cache_path)
-    for chapter in chapters():
-        cache.add_nb_to_project(str(chapter), read_data=MYST_NOTEBOOK)
-    pending = [Path(record.uri) for record in cache.list_unexecuted()]
-    for path in pending:
-        print(f"{path.relative_to(ROOT)}: Executing notebook", flush=True)
+    in_the_book = [str(chapter) for chapter in chapters()]
+    for chapter in in_the_book:
+        cache.add_nb_to_project(chapter, read_data=MYST_NOTEBOOK)
     logger = logging.getLogger("execute_chapters")
     logger.addHandler(logging.StreamHandler())
-    load_executor("local-parallel", cache, logger).run_and_cache(timeout=chapter_timeout())
+    executor = load_executor("local-parallel", cache, logger)
+    # The chapters the cache lacks (their old tracebacks cleared), the last first. jupyter-cache
+    # would hand them out three at a time in the book's order, and end the build with the three
+    # slowest on one core; the later chapters train larger networks, and one at a time, longest
+    # first, the two cores finish together.
+    records = sorted(executor.get_records(), key=lambda r: in_the_book.index(r.uri))[::-1]
+    pending = [Path(record.uri) for record in records]
+    for path in pending:
+        print(f"{path.relative_to(ROOT)}: Executing notebook", flush=True)
+    work = [ProcessData(r.pk, r.uri, cache, chapter_timeout(), False) for r in records]
+    with multiprocessing.Pool() as pool:
+        for _ in pool.imap_unordered(ExecutionWorkerLocalMProc(), work):
+            pass
     seconds = {
         Path(r.uri): r.data.get("execution_seconds", 0.0) for r in cache.list_cache_records()
     }
