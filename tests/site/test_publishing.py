@@ -13,7 +13,6 @@ PDF, and the workflow that publishes them.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import yaml
 from bs4 import BeautifulSoup
@@ -69,10 +68,9 @@ def test_colab_links_open_the_notebooks_branch():
     )
 
 
-def _menu(page: Path, label: str) -> dict[str, str]:
+def _menu(page: BeautifulSoup, label: str) -> dict[str, str]:
     """The entries of one of a page's header menus, text -> address."""
-    soup = BeautifulSoup(page.read_text(), "html.parser")
-    menu = soup.select_one(f".dropdown-{label}")
+    menu = page.select_one(f".dropdown-{label}")
     return {} if menu is None else {a.get_text(strip=True): a["href"] for a in menu.select("a")}
 
 
@@ -82,7 +80,8 @@ def test_every_chapter_launches_on_binder_and_colab_and_offers_the_pdf(built_boo
     pdf = CONFIG["html"]["baseurl"] + PDF_NAME
     for chapter in chapters():
         page = chapter.relative_to(ROOT).with_suffix("").as_posix()
-        launch = _menu(HTML / f"{page}.html", "launch-buttons")
+        html = BeautifulSoup((HTML / f"{page}.html").read_text(), "lxml")
+        launch = _menu(html, "launch-buttons")
         assert launch.get("Binder") == (
             f"https://mybinder.org/v2/gh/{owner_and_name}/{CONFIG['repository']['branch']}"
             f"?urlpath=lab/tree/{page}.md"
@@ -90,7 +89,7 @@ def test_every_chapter_launches_on_binder_and_colab_and_offers_the_pdf(built_boo
         assert launch.get("Colab") == colab_url(repository, page), page
         # the notebook Colab opens is one the build wrote for the workflow to publish
         assert (ROOT / "_build" / "notebooks" / f"{page}.ipynb").exists(), page
-        assert _menu(HTML / f"{page}.html", "download-buttons").get("book .pdf") == pdf, page
+        assert _menu(html, "download-buttons").get("book .pdf") == pdf, page
 
 
 def test_the_preface_gives_the_sites_address():
