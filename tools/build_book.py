@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
-import logging
 import multiprocessing
 import os
 import re
@@ -150,14 +149,12 @@ def execute_chapters(cache_path: Path) -> dict[str, float]:
     in_the_book = [str(chapter) for chapter in chapters()]
     for chapter in in_the_book:
         cache.add_nb_to_project(chapter, read_data=MYST_NOTEBOOK)
-    logger = logging.getLogger("execute_chapters")
-    logger.addHandler(logging.StreamHandler())
-    executor = load_executor("local-parallel", cache, logger)
     # The chapters the cache lacks (their old tracebacks cleared), the last first. jupyter-cache
     # would hand them out three at a time in the book's order, and end the build with the three
     # slowest on one core; the later chapters train larger networks, and one at a time, longest
     # first, the two cores finish together.
-    records = sorted(executor.get_records(), key=lambda r: in_the_book.index(r.uri))[::-1]
+    records = load_executor("local-parallel", cache).get_records()
+    records.sort(key=lambda record: in_the_book.index(record.uri), reverse=True)
     pending = [Path(record.uri) for record in records]
     for path in pending:
         print(f"{path.relative_to(ROOT)}: Executing notebook", flush=True)
