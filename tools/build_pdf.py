@@ -30,7 +30,7 @@ from pathlib import Path
 import yaml
 
 from tools.build_book import ROOT
-from tools.chromium import CHROMIUM_ARGS, READY_JS, find_chromium, serve
+from tools.chromium import CHROMIUM_ARGS, READY_JS, SETTLE_SECONDS, find_chromium, serve
 
 SINGLE = ROOT / "_build" / "singlehtml"
 PDF = ROOT / "_build" / "pdf" / "deep-learning-from-scratch.pdf"
@@ -246,8 +246,9 @@ def print_pdf(path: Path = PDF) -> list[str]:
                 else problems.append(f"failed: {request.url}")
             ),
         )
-        page.goto(base, wait_until="load")
-        page.evaluate(READY_JS)
+        page.goto(base, wait_until="load", timeout=SETTLE_SECONDS * 1000)
+        if page.evaluate(READY_JS) != "ready":
+            return [f"the book's page did not settle within {SETTLE_SECONDS} s"]
         page.add_style_tag(content=PRINT_CSS)
         page.evaluate(UNFOLD_JS)
         page.evaluate(PAPER_JS)

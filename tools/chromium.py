@@ -70,9 +70,11 @@ def find_chromium() -> str | None:
 
 # Wait until a page is ready to read: every image decoded (lazy ones too), every formula
 # typeset, the fonts loaded. Bounded, so that a page that never settles fails instead of hanging.
-# The longest a page may take to be ready to read (READY_JS then gives "timeout"), or the site's
-# search to answer, before a test reports it instead of waiting on.
-SETTLE_SECONDS = 15
+# The longest a page may take to load, then to be ready to read (READY_JS then gives
+# "timeout"), or the site's search to answer, before a test reports it instead of waiting on.
+# Generous, since it only bounds a failure: on a two-core machine busy with the rest of the
+# tests, the whole book on one page has taken over 30 s just to load.
+SETTLE_SECONDS = 120
 READY_JS = """async () => {
   const settle = (async () => {
     for (const img of document.images) img.loading = "eager";

@@ -127,7 +127,7 @@ class Tab:
         self.current = Visit(url=url)
         self._in_flight.clear()
         self.page.set_viewport_size(viewport)
-        self.page.goto(url, wait_until="load")
+        self.page.goto(url, wait_until="load", timeout=SETTLE_SECONDS * 1000)
         if self.page.evaluate(READY_JS) != "ready":
             unsettled = f"the page did not settle within {SETTLE_SECONDS} s"
             self.current.console_errors.append(unsettled)
