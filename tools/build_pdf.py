@@ -228,6 +228,7 @@ def print_pdf(path: Path = PDF) -> list[str]:
     with serve(SINGLE) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": PRINT_WIDTH, "height": 1000})
+        page.set_default_navigation_timeout(SETTLE_SECONDS * 1000)
 
         def check(response) -> None:
             if response.url == base + "searchindex.js":
@@ -246,7 +247,7 @@ def print_pdf(path: Path = PDF) -> list[str]:
                 else problems.append(f"failed: {request.url}")
             ),
         )
-        page.goto(base, wait_until="load", timeout=SETTLE_SECONDS * 1000)
+        page.goto(base, wait_until="load")
         if page.evaluate(READY_JS) != "ready":
             return [f"the book's page did not settle within {SETTLE_SECONDS} s"]
         page.add_style_tag(content=PRINT_CSS)

@@ -127,7 +127,7 @@ class Tab:
         self.current = Visit(url=url)
         self._in_flight.clear()
         self.page.set_viewport_size(viewport)
-        self.page.goto(url, wait_until="load", timeout=SETTLE_SECONDS * 1000)
+        self.page.goto(url, wait_until="load")
         if self.page.evaluate(READY_JS) != "ready":
             unsettled = f"the page did not settle within {SETTLE_SECONDS} s"
             self.current.console_errors.append(unsettled)
@@ -174,6 +174,7 @@ class Browser:
                 executable_path=find_chromium(), args=CHROMIUM_ARGS
             )
             self.context = self.browser.new_context(viewport=DESKTOP)
+            self.context.set_default_navigation_timeout(SETTLE_SECONDS * 1000)
         except Exception:
             self._playwright.stop()
             raise

@@ -157,9 +157,7 @@ def neighbour_problems(page, previous: str | None, next_: str | None) -> list[st
 
 def search(tab: Tab, base: str, query: str) -> list[str]:
     """The result URLs (without anchors) of the site's own search for ``query``."""
-    tab.page.goto(
-        f"{base}search.html?q={quote(query)}", wait_until="load", timeout=SETTLE_SECONDS * 1000
-    )
+    tab.page.goto(f"{base}search.html?q={quote(query)}", wait_until="load")
     tab.page.wait_for_function(SEARCH_DONE_JS, timeout=SETTLE_SECONDS * 1000)
     links = tab.page.evaluate(SEARCH_RESULTS_JS)
     return list(dict.fromkeys(links))
