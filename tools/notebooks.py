@@ -115,7 +115,7 @@ class Site:
         site = cls(url)
         labels: dict[str, str] = {}  # a bibliography's labels -> their ids
         for page in pages:
-            soup = BeautifulSoup((html / f"{page}.html").read_text(), "html.parser")
+            soup = BeautifulSoup((html / f"{page}.html").read_text(), "lxml")
             main = soup.find("main") or soup
             title = main.select_one("section > h1")  # not the theme's print-only header
             site.titles[page] = _text(title)
