@@ -1,5 +1,8 @@
 """The operations, optimizers and data helpers added for the chapters beyond the text."""
 
+import importlib.machinery
+import importlib.util
+
 import numpy as np
 import pytest
 from gradcheck import check_gradients
@@ -154,6 +157,22 @@ def test_digits_come_from_scikit_learn_without_a_download():
     X, c = ds.datasets.digits()
     assert X.shape == (1797, 64) and c.shape == (1797, 10)
     assert c.sum() == 1797 and X.min() >= 0.0 and X.max() == 1.0
+    from sklearn.datasets import load_digits  # read here without it: the same numbers
+
+    sklearn_digits = load_digits()
+    assert np.array_equal(X * 16, sklearn_digits.data)
+    assert np.array_equal(c.argmax(axis=1), sklearn_digits.target)
+
+
+def test_digits_say_what_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ImportError, match="needs scikit-learn installed"):
+        ds.datasets.digits()
+    moved = importlib.machinery.ModuleSpec("sklearn", None, is_package=True)
+    moved.submodule_search_locations = [str(tmp_path)]
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: moved)
+    with pytest.raises(FileNotFoundError, match=r"scikit-learn .* has no .*digits\.csv\.gz"):
+        ds.datasets.digits()
 
 
 def test_softmax_cross_entropy_gradients_unbroadcast_like_add():
