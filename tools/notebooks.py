@@ -26,6 +26,7 @@ import contextlib
 import copy
 import datetime
 import json
+import multiprocessing
 import posixpath
 import re
 import shutil
@@ -109,39 +110,56 @@ class Site:
 
     @classmethod
     def read(cls, html: Path, pages: list[str], url: str = SITE_URL) -> Site:
-        """The index of the site built in ``html``, over its ``pages`` (paths without .html)."""
+        """The index of the site built in ``html``, over its ``pages`` (paths without .html).
+        Parsing the pages is most of the notebooks' time, so they are parsed a core each."""
+        with multiprocessing.Pool() as pool:
+            parts = pool.starmap(cls._read_page, [(html, page, url) for page in pages])
+        site = cls(url)
+        labels: dict[str, str] = {}  # a bibliography's labels -> their ids
+        for part, part_labels in parts:  # in the pages' order: where a label first appears
+            site.titles |= part.titles
+            site.numbered |= part.numbered
+            site.sections |= part.sections | site.sections
+            site.equations |= part.equations
+            site.exercises |= part.exercises
+            site.anchors |= part.anchors | site.anchors
+            labels |= part_labels
+        site.citations = _citations(labels)
+        return site
+
+    @classmethod
+    def _read_page(cls, html: Path, page: str, url: str) -> tuple[Site, dict[str, str]]:
+        """The index of one page, and the links of its bibliography's labels."""
         from bs4 import BeautifulSoup
 
         site = cls(url)
-        labels: dict[str, str] = {}  # a bibliography's labels -> their ids
-        for page in pages:
-            soup = BeautifulSoup((html / f"{page}.html").read_text(), "lxml")
-            main = soup.find("main") or soup
-            title = main.select_one("section > h1")  # not the theme's print-only header
-            site.titles[page] = _text(title)
-            site.numbered[page] = _text(title, numbered=True)
-            for heading in main.find_all(re.compile(r"^h[1-6]$")):
-                # A section's labels are the empty spans right before its heading.
-                targets = [heading.parent]
-                for before in heading.find_previous_siblings():
-                    if before.name != "span" or before.text:
-                        break
-                    targets.append(before)
-                for target in targets:
-                    if target.get("id"):
-                        site.sections.setdefault(target["id"], (page, _text(heading)))
-            for number in main.select("[id^=equation-] span.eqno"):
-                label = number.find_parent(id=True)["id"].removeprefix("equation-")
-                site.equations[label] = (page, _text(number))
-            for exercise in main.select("div.exercise[id]"):
-                caption = _text(exercise.find(class_="admonition-title"))
-                site.exercises[exercise["id"]] = (page, caption)
-            for element in main.find_all(id=True):
-                site.anchors.setdefault(element["id"], page)
-            for entry in main.select("div.citation[id]"):
-                labels[_text(entry.find(class_="label")).strip("[]")] = site.link(page, entry["id"])
-        site.citations = _citations(labels)
-        return site
+        labels: dict[str, str] = {}
+        soup = BeautifulSoup((html / f"{page}.html").read_text(), "lxml")
+        main = soup.find("main") or soup
+        title = main.select_one("section > h1")  # not the theme's print-only header
+        site.titles[page] = _text(title)
+        site.numbered[page] = _text(title, numbered=True)
+        for heading in main.find_all(re.compile(r"^h[1-6]$")):
+            # A section's labels are the empty spans right before its heading.
+            targets = [heading.parent]
+            for before in heading.find_previous_siblings():
+                if before.name != "span" or before.text:
+                    break
+                targets.append(before)
+            for target in targets:
+                if target.get("id"):
+                    site.sections.setdefault(target["id"], (page, _text(heading)))
+        for number in main.select("[id^=equation-] span.eqno"):
+            label = number.find_parent(id=True)["id"].removeprefix("equation-")
+            site.equations[label] = (page, _text(number))
+        for exercise in main.select("div.exercise[id]"):
+            caption = _text(exercise.find(class_="admonition-title"))
+            site.exercises[exercise["id"]] = (page, caption)
+        for element in main.find_all(id=True):
+            site.anchors.setdefault(element["id"], page)
+        for entry in main.select("div.citation[id]"):
+            labels[_text(entry.find(class_="label")).strip("[]")] = site.link(page, entry["id"])
+        return site, labels
 
 
 def anchor_id(label: str) -> str:
@@ -578,9 +596,10 @@ def write_notebooks(build: Path = BUILD) -> list[Path]:
     site = Site.read(build / "html", toc_pages())
     shutil.rmtree(build / "notebooks", ignore_errors=True)  # no notebook of a page now gone
     written, leftovers = [], []
-    for chapter in chapters():
-        page = chapter.relative_to(ROOT).with_suffix("").as_posix()
-        notebook = clean_notebook(page, site, build)
+    pages = [chapter.relative_to(ROOT).with_suffix("").as_posix() for chapter in chapters()]
+    with multiprocessing.Pool() as pool:  # a chapter per core
+        notebooks = pool.starmap(clean_notebook, [(page, site, build) for page in pages])
+    for page, notebook in zip(pages, notebooks, strict=True):
         text = nbformat.writes(notebook).rstrip("\n") + "\n"
         for folder in (build / "html" / "_sources", build / "notebooks"):
             path = folder / f"{page}.ipynb"
