@@ -1,6 +1,8 @@
 """The book builds: every chapter executes, with zero warnings, into a page of the site."""
 
+import ast
 import re
+import symtable
 from pathlib import Path
 
 import jupytext
@@ -9,7 +11,8 @@ from bs4 import BeautifulSoup
 
 from _ext.declared_outputs import shown_source
 from conftest import ROOT
-from tools.build_book import code_cells, toc_pages
+from tools.binder_env import _python
+from tools.build_book import chapters, code_cells, toc_pages
 
 pytestmark = pytest.mark.xdist_group("build")
 
@@ -88,6 +91,77 @@ def test_a_long_code_line_is_caught(tmp_path):
         header + cell.format(line) + hidden + cell.format("y = 1\n# expect:\n# " + line)
     )
     assert long_code_lines(chapter) == [line]
+
+
+def _bound(tree: ast.AST) -> set[str]:
+    """The names a cell binds at the top level (not inside its functions and classes)."""
+    names: set[str] = set()
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+            continue
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        if not isinstance(node, ast.Lambda | ast.comprehension):
+            names |= _bound(node)
+    return names
+
+
+def _globals_read(table: symtable.SymbolTable) -> set[str]:
+    """The global names a cell reads, in its top level or in the functions it defines."""
+    top = table.get_type() == "module"
+    names = {
+        s.get_name() for s in table.get_symbols() if s.is_referenced() and (top or s.is_global())
+    }
+    for child in table.get_children():
+        names |= _globals_read(child)
+    return names
+
+
+def hidden_names_read(chapter: Path) -> list[str]:
+    """The names that a visible code cell reads after a hidden (remove-cell) one bound them.
+    The reader's notebook has no hidden cells: there the name would be missing, or hold
+    another value than on the page."""
+    hidden: dict[str, str] = {}  # name -> the first line of the hidden cell that bound it
+    found = []
+    for cell in jupytext.read(chapter).cells:
+        if cell.cell_type != "code":
+            continue
+        code = _python(cell.source)
+        bound, first_line = _bound(ast.parse(code)), cell.source.partition("\n")[0]
+        if "remove-cell" in cell.metadata.get("tags", []):
+            hidden |= dict.fromkeys(bound, first_line)
+            continue
+        read = _globals_read(symtable.symtable(code, "cell", "exec")) - bound
+        for name in sorted(read & hidden.keys()):
+            found.append(f"{first_line!r} reads {name}, bound by the hidden {hidden[name]!r}")
+        for name in bound:
+            hidden.pop(name, None)
+    return found
+
+
+@pytest.mark.parametrize("chapter", chapters(), ids=lambda chapter: chapter.stem)
+def test_visible_cells_read_nothing_only_hidden_cells_bind(chapter):
+    assert hidden_names_read(chapter) == []
+
+
+def test_a_name_bound_by_a_hidden_cell_is_caught(tmp_path):
+    chapter = tmp_path / "chapter.md"
+    cell = "```{{code-cell}} ipython3\n{}```\n"
+    hidden = "```{{code-cell}} ipython3\n:tags: [remove-cell]\n{}```\n"
+    chapter.write_text(
+        cell.format("%config InlineBackend.figure_formats = ['retina']\nrows = 1\n")
+        + hidden.format("rows, limit = 2, 3\ndef helper(x):\n    return x\n")
+        + cell.format("def shown(limit):\n    return limit + rows\n")  # rows: the hidden 2
+        + cell.format("limit = 4\nprint(limit, [x for x in range(limit)])\n")  # its own
+        + cell.format("print(helper(1))\n")
+    )
+    assert hidden_names_read(chapter) == [
+        "'def shown(limit):' reads rows, bound by the hidden 'rows, limit = 2, 3'",
+        "'print(helper(1))' reads helper, bound by the hidden 'rows, limit = 2, 3'",
+    ]
 
 
 SOLUTION = re.compile(r"\{solution-start\}.*?\{solution-end\}", re.DOTALL)
