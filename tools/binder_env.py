@@ -4,8 +4,9 @@ Binder (repo2docker) starts from a base image that brings JupyterLab and ipykern
 ``binder/requirements.txt`` from the repository's root and runs ``binder/postBuild``. Two checks:
 
 - ``missing_imports()``, fast, in ``make test`` (tests/site/test_publishing.py): every module the
-  chapters' code cells import, and every module the library imports (``deepscratch.datasets``
-  imports scikit-learn only when a chapter asks for the digits), is in the standard library or
+  chapters' code cells import, and every module the library imports or looks up
+  (``deepscratch.datasets`` looks up scikit-learn, to read its file of the digits, only when a
+  chapter asks for them), is in the standard library or
   installed by a distribution the Binder environment would have -- the requirements' dependency
   closure, read from this environment's installed metadata.
 - ``python tools/binder_env.py`` (``make binder-check``, which ``.ci/run`` calls): the real thing.
@@ -94,12 +95,22 @@ def provided_modules(requirements: list[str]) -> set[str]:
 
 
 def _top_level_imports(source: str) -> set[str]:
+    """The top-level modules ``source`` imports, or looks up with ``find_spec("name")`` to
+    read their files without importing them."""
     modules = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             modules |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             modules.add(node.module.split(".")[0])
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute | ast.Name)
+            and getattr(node.func, "attr", getattr(node.func, "id", None)) == "find_spec"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            modules.add(str(node.args[0].value).split(".")[0])
     return modules
 
 
