@@ -38,8 +38,9 @@ lint: $(INSTALLED)
 test: lint _build/.inputs
 	$(BIN)/python -m pytest -n 3 --dist loadgroup --no-loadscope-reorder
 
-# Builds the launch button's environment afresh from binder/ and runs every chapter in it.
-binder-check: $(INSTALLED)
+# Builds the launch button's environment afresh from binder/ and runs every chapter in it, and
+# every reader's notebook of the build (Colab's), which has no hidden cells.
+binder-check: book
 	$(BIN)/python -m tools.binder_env
 
 # Compares deepscratch with a hand-written numpy reference (and PyTorch, once

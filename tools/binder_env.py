@@ -12,7 +12,9 @@ Binder (repo2docker) starts from a base image that brings JupyterLab and ipykern
 - ``python tools/binder_env.py`` (``make binder-check``, which ``.ci/run`` calls): the real thing.
   A fresh virtual environment gets the base image's packages and ``binder/requirements.txt``,
   and every chapter is opened through jupytext and run top to bottom in a kernel of that
-  environment, as a reader's click on the launch button would.
+  environment, as a reader's click on the launch button would. So is every reader's notebook
+  of the last build (``_build/notebooks/``, what Colab opens): it has no hidden cells, so it
+  must run without them.
 """
 
 from __future__ import annotations
@@ -151,15 +153,17 @@ def missing_imports(
 
 
 def run_chapter(chapter: str) -> str | None:
-    """Open a chapter through jupytext and run it top to bottom; the error, or None."""
+    """Open a chapter (or a reader's notebook of one) through jupytext and run it top to
+    bottom, in the chapter's folder; the error, or None."""
     import jupytext
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     path = Path(chapter)
     notebook = jupytext.read(path)
+    folder = ROOT / "book" if path.suffix == ".ipynb" else path.parent
     client = NotebookClient(
-        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": path.parent}}
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": folder}}
     )
     try:
         client.execute()
@@ -170,11 +174,11 @@ def run_chapter(chapter: str) -> str | None:
 
 
 def run_chapters(paths: list[str]) -> int:
-    """Run in the fresh environment, which has only what Binder would have: the chapters, two
-    at a time."""
+    """Run in the fresh environment, which has only what Binder would have: the chapters and
+    the readers' notebooks, two at a time."""
     with ProcessPoolExecutor(max_workers=2) as pool:
         errors = [error for error in pool.map(run_chapter, paths) if error]
-    print(f"{len(paths) - len(errors)} of {len(paths)} chapters ran in the Binder environment")
+    print(f"{len(paths) - len(errors)} of {len(paths)} chapters and readers' notebooks ran")
     print(*errors, sep="\n")
     return 1 if errors else 0
 
@@ -182,6 +186,10 @@ def run_chapters(paths: list[str]) -> int:
 def main() -> int:
     if sys.argv[1:2] == ["--run"]:
         return run_chapters(sys.argv[2:])
+    notebooks = sorted((ROOT / "_build" / "notebooks").rglob("*.ipynb"))
+    if len(notebooks) != len(chapters()):
+        print("The readers' notebooks are missing or incomplete: build the book (make book).")
+        return 1
     with tempfile.TemporaryDirectory(prefix="binder-env-") as folder:
         python = Path(folder) / "bin" / "python"
         subprocess.run([sys.executable, "-m", "venv", folder], check=True)
@@ -195,7 +203,7 @@ def main() -> int:
             cwd=ROOT,
             env={"PATH": f"{python.parent}:/usr/bin:/bin", "HOME": folder},
         )
-        run = [python, __file__, "--run", *chapters()]
+        run = [python, __file__, "--run", *chapters(), *notebooks]
         return subprocess.run(run, cwd=ROOT, check=False).returncode
 
 
